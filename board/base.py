@@ -1,0 +1,133 @@
+"""What every part of the store shares: the database handle, the event writer, promotion.
+
+Each public store operation is one transaction that makes its conditional UPDATE and
+writes its event row together; these helpers run inside such a transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any
+
+from board import queries as q
+from board.cards import Usage
+from board.db import Database
+from board.status import EVENT_KIND, Action, Status, is_allowed
+from hermes.errors import NotFound
+
+
+def to_json_text(value: Any) -> str:
+    """Compact JSON that keeps non-ASCII text readable in the database."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+class StoreBase:
+    """The database handle plus helpers used inside write transactions."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    @property
+    def db(self) -> Database:
+        """The underlying database (for `data_version` polling and closing)."""
+        return self._db
+
+    def _event(
+        self,
+        cx: sqlite3.Connection,
+        card_id: int,
+        kind: str,
+        actor: str,
+        now: str,
+        data: dict[str, Any] | None = None,
+        run_id: int | None = None,
+    ) -> None:
+        cx.execute(
+            q.INSERT_EVENT,
+            {
+                "card_id": card_id,
+                "run_id": run_id,
+                "at": now,
+                "kind": kind,
+                "actor": actor,
+                "data": to_json_text(data or {}),
+            },
+        )
+
+    def _transition(
+        self,
+        cx: sqlite3.Connection,
+        card_id: int,
+        src: Status | None,
+        dst: Status,
+        action: Action,
+        actor: str,
+        now: str,
+        extra: dict[str, Any] | None = None,
+        run_id: int | None = None,
+    ) -> None:
+        """Write the event for a status change the caller has just applied."""
+        assert is_allowed(src, dst, action), f"{action}: {src} -> {dst} not in the table"
+        data = {"from": src.value if src else None, "to": dst.value, **(extra or {})}
+        self._event(cx, card_id, EVENT_KIND[action], actor, now, data, run_id)
+
+    def _status(self, cx: sqlite3.Connection, card_id: int) -> Status:
+        """The card's status, or NotFound naming the id."""
+        row = cx.execute(q.CARD_STATUS, {"id": card_id}).fetchone()
+        if row is None:
+            raise NotFound(f"card {card_id} does not exist; see `hermes board list --all`")
+        return Status(row[0])
+
+    def _blockers(self, cx: sqlite3.Connection, card_id: int) -> list[int]:
+        return [dep for (dep,) in cx.execute(q.BLOCKERS, {"id": card_id})]
+
+    def _promote_dependents(self, cx: sqlite3.Connection, card_id: int, now: str) -> list[int]:
+        """Make ready every waiting dependent of `card_id` whose last blocker just cleared."""
+        promoted = [cid for (cid,) in cx.execute(q.PROMOTE_DEPENDENTS, {"id": card_id, "now": now})]
+        for cid in promoted:
+            self._transition(
+                cx,
+                cid,
+                Status.WAITING,
+                Status.READY,
+                Action.PROMOTE,
+                "board",
+                now,
+                {"after": card_id},
+            )
+        return promoted
+
+    def _promote(self, cx: sqlite3.Connection, card_id: int, now: str, actor: str) -> bool:
+        """Make one waiting card ready if nothing blocks it any more."""
+        if cx.execute(q.PROMOTE_CARD, {"id": card_id, "now": now}).fetchone() is None:
+            return False
+        self._transition(cx, card_id, Status.WAITING, Status.READY, Action.PROMOTE, actor, now)
+        return True
+
+    def _end_run(
+        self,
+        cx: sqlite3.Connection,
+        run_id: int,
+        outcome: str,
+        now: str,
+        *,
+        error: str | None = None,
+        exit_code: int | None = None,
+        usage: Usage | None = None,
+    ) -> None:
+        """Close a live run with its outcome (a no-op if it already ended)."""
+        usage = usage or Usage()
+        cx.execute(
+            q.END_RUN,
+            {
+                "run_id": run_id,
+                "outcome": outcome,
+                "now": now,
+                "exit_code": exit_code,
+                "error": error,
+                "tokens_in": usage.tokens_in,
+                "tokens_out": usage.tokens_out,
+                "cost_usd": usage.cost_usd,
+            },
+        )

@@ -1,0 +1,237 @@
+"""Card commands a person (or an intake: chat, cron, goals, MCP) makes on the board.
+
+Each one validates, then runs as one write transaction: read what it needs under the
+write lock, make its conditional UPDATE, write its event. A command that raises changes
+nothing, because the transaction rolls back.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+from datetime import datetime
+
+from board import queries as q
+from board.base import StoreBase, to_json_text
+from board.cards import NewCard
+from board.clock import iso
+from board.graph import cycle_message, dependency_path
+from board.status import Action, Status, is_allowed, move_targets, sources
+from hermes.errors import CycleError, IllegalTransition, InvalidInput
+
+_CANCELLABLE = sources(Action.CANCEL)
+_RETRYABLE = sources(Action.RETRY)
+_DEPENDABLE = (Status.BACKLOG, Status.WAITING, Status.READY)
+
+
+def _check_new_card(card: NewCard) -> None:
+    if not card.title.strip():
+        raise InvalidInput("the title is empty; give the card a title, e.g. 'Fix the login bug'")
+    if card.max_attempts < 1:
+        raise InvalidInput(f"--max-attempts {card.max_attempts} must be at least 1")
+    if card.timeout is not None and card.timeout <= 0:
+        raise InvalidInput(f"--timeout {card.timeout:g} must be a positive number of seconds")
+    if card.key is not None and not card.key.strip():
+        raise InvalidInput("--key is empty; give a non-empty idempotency key or leave it out")
+    for label in card.labels:
+        if not label.strip():
+            raise InvalidInput("--label is empty; labels must be non-empty text")
+
+
+class CardCommands(StoreBase):
+    """Create cards and make the moves a human (or an intake) may make."""
+
+    def add_card(self, card: NewCard, now: datetime, actor: str = "cli") -> tuple[int, bool]:
+        """Create a card; returns (id, created). An existing `key` returns its card instead."""
+        stamp = iso(now)
+        _check_new_card(card)
+        with self._db.write() as cx:
+            if card.key is not None:
+                found = cx.execute(q.CARD_ID_BY_KEY, {"key": card.key}).fetchone()
+                if found:
+                    return int(found[0]), False
+            after = list(dict.fromkeys(card.after))
+            unfinished = [dep for dep in after if self._status(cx, dep) is not Status.DONE]
+            if card.parent_id is not None:
+                self._status(cx, card.parent_id)
+            status = (
+                Status.BACKLOG if card.backlog else Status.WAITING if unfinished else Status.READY
+            )
+            card_id = self._insert(cx, card, status, stamp)
+            for dep in after:
+                cx.execute(q.INSERT_DEPENDENCY, {"card_id": card_id, "depends_on": dep})
+            self._transition(
+                cx,
+                card_id,
+                None,
+                status,
+                Action.CREATE,
+                actor,
+                stamp,
+                {"source": card.source, "depends_on": after},
+            )
+        return card_id, True
+
+    def _insert(self, cx: sqlite3.Connection, card: NewCard, status: Status, now: str) -> int:
+        row = cx.execute(
+            q.INSERT_CARD,
+            {
+                "title": card.title,
+                "body": card.body,
+                "status": status.value,
+                "profile": card.profile,
+                "priority": card.priority,
+                "labels": to_json_text(list(dict.fromkeys(card.labels))),
+                "parent_id": card.parent_id,
+                "source": card.source,
+                "key": card.key,
+                "not_before": card.not_before,
+                "repo": card.repo,
+                "base": card.base,
+                "max_attempts": card.max_attempts,
+                "timeout": card.timeout,
+                "now": now,
+            },
+        ).fetchone()
+        return int(row[0])
+
+    def add_dependency(self, card_id: int, on: int, now: datetime, actor: str = "cli") -> bool:
+        """Make `card_id` wait for `on`; refuses self-dependencies and cycles (naming them).
+
+        Returns False when the dependency already existed.
+        """
+        stamp = iso(now)
+        if card_id == on:
+            raise CycleError(f"card {card_id} cannot depend on itself")
+        with self._db.write() as cx:
+            status = self._status(cx, card_id)
+            on_status = self._status(cx, on)
+            if status not in _DEPENDABLE:
+                raise IllegalTransition(
+                    f"card {card_id} is {status}; dependencies can only be added to "
+                    "backlog, waiting or ready cards"
+                )
+            path = dependency_path(on, card_id, lambda ids: self._deps_of(cx, ids))
+            if path is not None:
+                raise CycleError(cycle_message(card_id, on, path))
+            inserted = cx.execute(q.INSERT_DEPENDENCY, {"card_id": card_id, "depends_on": on})
+            if inserted.rowcount == 0:
+                return False
+            self._event(cx, card_id, "dependency_added", actor, stamp, {"on": on})
+            if status is Status.READY and on_status is not Status.DONE:
+                self._set_status(cx, card_id, status, Status.WAITING, stamp)
+                self._transition(cx, card_id, status, Status.WAITING, Action.BLOCK, actor, stamp)
+        return True
+
+    def remove_dependency(self, card_id: int, on: int, now: datetime, actor: str = "cli") -> None:
+        """Drop the dependency; a waiting card with nothing left to wait for becomes ready."""
+        stamp = iso(now)
+        with self._db.write() as cx:
+            self._status(cx, card_id)
+            self._status(cx, on)
+            removed = cx.execute(q.DELETE_DEPENDENCY, {"card_id": card_id, "depends_on": on})
+            if removed.rowcount == 0:
+                raise InvalidInput(
+                    f"card {card_id} does not depend on card {on}; "
+                    f"see `hermes board show {card_id}`"
+                )
+            self._event(cx, card_id, "dependency_removed", actor, stamp, {"on": on})
+            self._promote(cx, card_id, stamp, actor)
+
+    def _deps_of(self, cx: sqlite3.Connection, ids: Iterable[int]) -> dict[int, list[int]]:
+        batch = list(ids)
+        found: dict[int, list[int]] = {}
+        sql = q.DEPENDS_ON_ANY.format(ids=q.placeholders("c", len(batch)))
+        for card_id, dep in cx.execute(sql, q.bind_list("c", batch)):
+            found.setdefault(card_id, []).append(dep)
+        return found
+
+    def move(self, card_id: int, to: Status, now: datetime, actor: str = "cli") -> Status:
+        """A human's manual move, checked against the transition table; returns the status.
+
+        Moving to `waiting` a card with nothing to wait for makes it ready straight away;
+        moving to `ready` a card that is still blocked is refused (move it to `waiting`).
+        """
+        stamp = iso(now)
+        with self._db.write() as cx:
+            src = self._status(cx, card_id)
+            if not is_allowed(src, to, Action.MOVE):
+                raise IllegalTransition(_illegal_move(card_id, src, to))
+            if to is Status.READY and (blockers := self._blockers(cx, card_id)):
+                raise IllegalTransition(
+                    f"card {card_id} cannot be ready: it waits for "
+                    f"{', '.join(map(str, blockers))}; move it to waiting and it starts "
+                    "as soon as they are done"
+                )
+            self._set_status(cx, card_id, src, to, stamp, reset_attempts=to is Status.READY)
+            self._transition(cx, card_id, src, to, Action.MOVE, actor, stamp)
+            if to is Status.DONE:
+                self._promote_dependents(cx, card_id, stamp)
+            if to is Status.WAITING and self._promote(cx, card_id, stamp, actor):
+                return Status.READY
+        return to
+
+    def cancel(
+        self, card_id: int, now: datetime, actor: str = "cli", reason: str | None = None
+    ) -> None:
+        """Cancel a card from any status but done/cancelled; its live run (if any) ends too."""
+        stamp = iso(now)
+        with self._db.write() as cx:
+            src = self._status(cx, card_id)
+            if src not in _CANCELLABLE:
+                raise IllegalTransition(f"card {card_id} is already {src}; nothing to cancel")
+            run_id = cx.execute(q.CURRENT_RUN, {"id": card_id}).fetchone()[0]
+            if run_id is not None:
+                self._end_run(cx, run_id, "cancelled", stamp, error=reason or "cancelled")
+            cx.execute(q.CANCEL_CARD, {"id": card_id, "from": src.value, "now": stamp})
+            extra = {"reason": reason} if reason else None
+            self._transition(cx, card_id, src, Status.CANCELLED, Action.CANCEL, actor, stamp, extra)
+
+    def retry(self, card_id: int, now: datetime, actor: str = "cli") -> Status:
+        """Re-open a failed or cancelled card with a fresh set of attempts."""
+        stamp = iso(now)
+        with self._db.write() as cx:
+            src = self._status(cx, card_id)
+            if src not in _RETRYABLE:
+                raise IllegalTransition(
+                    f"card {card_id} is {src}; only failed or cancelled cards can be retried"
+                )
+            to = Status.WAITING if self._blockers(cx, card_id) else Status.READY
+            self._set_status(cx, card_id, src, to, stamp, reset_attempts=True)
+            self._transition(cx, card_id, src, to, Action.RETRY, actor, stamp)
+        return to
+
+    def comment(self, card_id: int, text: str, now: datetime, actor: str = "cli") -> None:
+        """Attach a note to the card's history (workers see comments in their prompt)."""
+        stamp = iso(now)
+        if not text.strip():
+            raise InvalidInput("the comment is empty; write some text to add")
+        with self._db.write() as cx:
+            self._status(cx, card_id)
+            self._event(cx, card_id, "comment", actor, stamp, {"text": text})
+
+    def _set_status(
+        self,
+        cx: sqlite3.Connection,
+        card_id: int,
+        src: Status,
+        to: Status,
+        now: str,
+        *,
+        reset_attempts: bool = False,
+    ) -> None:
+        sql = q.REOPEN_CARD if reset_attempts else q.MOVE_CARD
+        cx.execute(sql, {"id": card_id, "from": src.value, "to": to.value, "now": now})
+
+
+def _illegal_move(card_id: int, src: Status, to: Status) -> str:
+    targets = move_targets(src)
+    if targets:
+        hint = f"from {src} a card can be moved to {', '.join(targets)}"
+    elif src in (Status.FAILED, Status.CANCELLED):
+        hint = f"use `hermes board retry {card_id}` to run it again"
+    elif src is Status.DONE:
+        hint = "a done card is final"
+    else:
+        hint = f"a {src} card moves on its own; `hermes board cancel {card_id}` stops it"
+    return f"cannot move card {card_id} from {src} to {to}; {hint}"

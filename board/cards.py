@@ -1,0 +1,201 @@
+"""The board's records as Python values, and their JSON form (the contract's keys).
+
+Plain slotted dataclasses rather than ORM objects: `board list` turns every row of a
+large board into one of these, so construction must cost microseconds.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(slots=True)
+class Card:
+    """A card row plus its dependency edges, as `show` and `list` present it."""
+
+    id: int
+    title: str
+    body: str
+    status: str
+    profile: str
+    priority: int
+    labels: list[str]
+    parent_id: int | None
+    source: str
+    key: str | None
+    not_before: str | None
+    repo: str | None
+    base: str | None
+    branch: str | None
+    worktree: str | None
+    attempts: int
+    max_attempts: int
+    timeout: float | None
+    result: str | None
+    created_at: str
+    updated_at: str
+    run_id: int | None
+    depends_on: list[int] = field(default_factory=list)
+    dependents: list[int] = field(default_factory=list)
+    blocked_by: list[int] = field(default_factory=list)
+
+    @classmethod
+    def from_row(cls, row: tuple[Any, ...]) -> Card:
+        """Build from a row selected with `queries.CARD_COLUMNS`."""
+        values = list(row)
+        values[6] = json.loads(values[6])
+        return cls(*values)
+
+    def to_json(self) -> dict[str, Any]:
+        """The contract's card object: every key present, null where unknown."""
+        return {
+            "id": self.id,
+            "title": self.title,
+            "body": self.body,
+            "status": self.status,
+            "profile": self.profile,
+            "priority": self.priority,
+            "labels": self.labels,
+            "depends_on": self.depends_on,
+            "dependents": self.dependents,
+            "blocked_by": self.blocked_by,
+            "parent_id": self.parent_id,
+            "source": self.source,
+            "key": self.key,
+            "not_before": self.not_before,
+            "repo": self.repo,
+            "base": self.base,
+            "branch": self.branch,
+            "worktree": self.worktree,
+            "attempts": self.attempts,
+            "max_attempts": self.max_attempts,
+            "timeout": self.timeout,
+            "result": self.result,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+        }
+
+
+@dataclass(slots=True)
+class Run:
+    """One attempt at a card; `outcome` is `running` while its worker holds the lease."""
+
+    id: int
+    card_id: int
+    attempt: int
+    worker: str | None
+    host: str | None
+    pid: int | None
+    started_at: str
+    heartbeat_at: str
+    lease_expires_at: str
+    ended_at: str | None
+    outcome: str
+    exit_code: int | None
+    error: str | None
+    tokens_in: int | None
+    tokens_out: int | None
+    cost_usd: float | None
+
+    def to_json(self) -> dict[str, Any]:
+        """The contract's run object (plus `lease_expires_at`)."""
+        return {
+            "id": self.id,
+            "attempt": self.attempt,
+            "worker": self.worker,
+            "host": self.host,
+            "pid": self.pid,
+            "started_at": self.started_at,
+            "heartbeat_at": self.heartbeat_at,
+            "lease_expires_at": self.lease_expires_at,
+            "ended_at": self.ended_at,
+            "outcome": self.outcome,
+            "exit_code": self.exit_code,
+            "error": self.error,
+            "tokens_in": self.tokens_in,
+            "tokens_out": self.tokens_out,
+            "cost_usd": self.cost_usd,
+        }
+
+
+@dataclass(slots=True)
+class Event:
+    """Something that happened to a card; status changes carry `from` and `to` in data."""
+
+    at: str
+    kind: str
+    actor: str
+    data: dict[str, Any]
+    run_id: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The contract's event object."""
+        return {"at": self.at, "kind": self.kind, "actor": self.actor, "data": self.data}
+
+
+@dataclass(slots=True)
+class CardDetail:
+    """A card with its runs and events, oldest first: what `board show` displays."""
+
+    card: Card
+    runs: list[Run]
+    events: list[Event]
+
+    def to_json(self) -> dict[str, Any]:
+        """The card object plus `runs` and `events`."""
+        out = self.card.to_json()
+        out["runs"] = [run.to_json() for run in self.runs]
+        out["events"] = [event.to_json() for event in self.events]
+        return out
+
+
+@dataclass(slots=True, frozen=True)
+class Claim:
+    """A card claimed for a worker: the run id is the fencing token for every later write."""
+
+    run_id: int
+    card_id: int
+    attempt: int
+    lease_expires_at: str
+
+
+@dataclass(slots=True)
+class NewCard:
+    """Everything needed to create a card, already resolved (profile defaults, repo, base)."""
+
+    title: str
+    profile: str
+    max_attempts: int
+    body: str = ""
+    priority: int = 0
+    labels: list[str] = field(default_factory=list)
+    after: list[int] = field(default_factory=list)
+    parent_id: int | None = None
+    source: str = "cli"
+    key: str | None = None
+    not_before: str | None = None
+    repo: str | None = None
+    base: str | None = None
+    timeout: float | None = None
+    backlog: bool = False
+
+
+@dataclass(slots=True)
+class CardFilter:
+    """Which cards `list` shows; `include_old` keeps finished cards older than a day."""
+
+    statuses: list[str] = field(default_factory=list)
+    profile: str | None = None
+    label: str | None = None
+    include_old: bool = False
+
+
+@dataclass(slots=True)
+class Usage:
+    """Tokens and cost an agent run spent; None where unknown (e.g. command runs)."""
+
+    tokens_in: int | None = None
+    tokens_out: int | None = None
+    cost_usd: float | None = None

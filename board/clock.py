@@ -1,0 +1,65 @@
+"""Time as the board stores it, and the user's ways of naming a time.
+
+Store functions take `now` as an argument (only the outermost loop or command reads the
+clock), so tests can use literal timestamps. Stored times are fixed-width ISO 8601 UTC
+strings with microseconds, which sort and compare correctly as text.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+from hermes.errors import InvalidInput
+
+_DELAY = re.compile(r"\+\s*((?:\d+\s*[smhd]\s*)+)", re.IGNORECASE)
+_DELAY_PART = re.compile(r"(\d+)\s*([smhd])", re.IGNORECASE)
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware in UTC."""
+    return datetime.now(UTC)
+
+
+def iso(moment: datetime) -> str:
+    """`moment` as the board stores it: `2026-11-21T08:10:00.123456Z`."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_iso(text: str) -> datetime:
+    """A stored time back as an aware datetime."""
+    return datetime.fromisoformat(text)
+
+
+def parse_when(text: str, now: datetime) -> datetime:
+    """A user's `--at` value: ISO 8601 (local time if no zone) or a delay like `+10m`.
+
+    Delays combine units (`+1h30m`); `s`, `m`, `h` and `d` are accepted.
+    """
+    value = text.strip()
+    delay = _DELAY.fullmatch(value)
+    if delay:
+        seconds = sum(
+            int(n) * _UNIT_SECONDS[unit.lower()] for n, unit in _DELAY_PART.findall(delay[1])
+        )
+        return now + timedelta(seconds=seconds)
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput(
+            f"--at {text!r} is not a time; use ISO 8601 (2026-11-21T09:00, "
+            "2026-11-21T09:00:00Z) or a delay such as +30s, +10m, +2h"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.astimezone()  # a naive time is the user's local time
+    return moment
+
+
+def age(since: str, now: datetime) -> str:
+    """How long ago `since` was, compactly (`42s`, `5m`, `3h`, `2d`), for tables."""
+    seconds = max(0, int((now - parse_iso(since)).total_seconds()))
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"

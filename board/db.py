@@ -1,0 +1,138 @@
+"""The connection to the board database and its transactions.
+
+Every write is `BEGIN IMMEDIATE ... COMMIT`: SQLite takes the write lock up front, so two
+writers queue on the busy timeout instead of failing half-way with `database is locked`,
+and a read inside the transaction can safely decide what the following conditional UPDATE
+does. The store uses the DB-API connection directly: SQLAlchemy costs a third of a second
+to import and halves commit throughput, and neither is affordable on the hot path.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from hermes.errors import InvalidInput, StorageError
+
+SYNCHRONOUS_MODES = ("OFF", "NORMAL", "FULL", "EXTRA")
+DEFAULT_BUSY_TIMEOUT = 30.0
+
+_SQLITE_URL = re.compile(r"sqlite(?:\+(?:pysqlite|aiosqlite))?://(?P<rest>.*)")
+
+
+def sqlite_path(url: str) -> Path:
+    """The file behind an SQLAlchemy-style SQLite URL (`sqlite:///path`, `+aiosqlite` too)."""
+    match = _SQLITE_URL.fullmatch(url.strip())
+    if match is None:
+        scheme = url.split(":", 1)[0]
+        raise InvalidInput(
+            f"HERMES_DB_URL scheme {scheme!r} is not supported yet; "
+            "use sqlite:///PATH (PostgreSQL support is planned)"
+        )
+    rest = match["rest"].split("?", 1)[0]
+    if not rest.startswith("/") or rest in ("/", "/:memory:"):
+        raise InvalidInput(
+            f"HERMES_DB_URL {url!r} names no database file; use sqlite:///PATH/board.db"
+        )
+    return Path(rest[1:]).expanduser()
+
+
+def synchronous_mode(value: str | None = None) -> str:
+    """The `PRAGMA synchronous` level: FULL unless `HERMES_SQLITE_SYNCHRONOUS` says otherwise."""
+    mode = (value or os.environ.get("HERMES_SQLITE_SYNCHRONOUS") or "FULL").upper()
+    if mode not in SYNCHRONOUS_MODES:
+        raise InvalidInput(
+            f"HERMES_SQLITE_SYNCHRONOUS {mode!r} is not a SQLite synchronous level; "
+            f"use one of {', '.join(SYNCHRONOUS_MODES)}"
+        )
+    return mode
+
+
+def _storage_error(path: Path, exc: sqlite3.Error) -> StorageError:
+    """An actionable error for a database we cannot use."""
+    return StorageError(
+        f"cannot use the board database {path}: {exc}; "
+        "check that HERMES_HOME (or HERMES_DB_URL) points to a writable, healthy file"
+    )
+
+
+class Database:
+    """One SQLite connection in WAL mode, with explicit read and write transactions."""
+
+    dialect = "sqlite"
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        synchronous: str | None = None,
+        busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+    ) -> None:
+        self.path = path
+        try:
+            self.cx = sqlite3.connect(
+                path,
+                timeout=busy_timeout,
+                isolation_level=None,  # we issue BEGIN/COMMIT ourselves
+                check_same_thread=False,  # callers pin one connection to one thread
+                cached_statements=256,
+            )
+            self.cx.execute(f"PRAGMA synchronous={synchronous_mode(synchronous)}")
+            self.cx.execute("PRAGMA foreign_keys=ON")
+            mode = self.cx.execute("PRAGMA journal_mode").fetchone()[0]
+            if mode != "wal":
+                self.cx.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.Error as exc:
+            raise _storage_error(path, exc) from exc
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction: takes the write lock first, commits or rolls back whole."""
+        with self._transaction("BEGIN IMMEDIATE") as cx:
+            yield cx
+
+    @contextmanager
+    def read(self) -> Iterator[sqlite3.Connection]:
+        """A read transaction: one consistent snapshot across several statements."""
+        with self._transaction("BEGIN") as cx:
+            yield cx
+
+    @contextmanager
+    def _transaction(self, begin: str) -> Iterator[sqlite3.Connection]:
+        cx = self.cx
+        try:
+            cx.execute(begin)
+            yield cx
+            cx.execute("COMMIT")
+        except BaseException as exc:
+            if cx.in_transaction:
+                cx.execute("ROLLBACK")
+            # Disk full, read-only files, corruption: the environment's fault, not a bug.
+            if isinstance(exc, sqlite3.OperationalError) or type(exc) is sqlite3.DatabaseError:
+                raise _storage_error(self.path, exc) from exc
+            raise
+
+    def data_version(self) -> int:
+        """A number that changes whenever another connection commits (cheap to poll)."""
+        return int(self.cx.execute("PRAGMA data_version").fetchone()[0])
+
+    def close(self) -> None:
+        """Close the connection; uncommitted work is rolled back."""
+        self.cx.close()
+
+
+def open_database(url: str, *, synchronous: str | None = None) -> Database:
+    """Open the board database named by `url`, creating its directory on first use."""
+    path = sqlite_path(url)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StorageError(
+            f"cannot create {path.parent}: {exc.strerror or exc}; "
+            "point HERMES_HOME or HERMES_DB_URL at a writable place"
+        ) from exc
+    return Database(path, synchronous=synchronous)

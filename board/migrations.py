@@ -1,0 +1,210 @@
+"""Named schema migrations, recorded in the `schema_migrations` table.
+
+A fresh board is created straight from the SQLModel metadata (`board.schema`) and marked
+with every migration name; an older board runs the migrations it has not seen, in order,
+inside one write transaction so two processes never migrate at once. A migration is a
+frozen copy of the change it made and never imports `board.schema`, whose tables keep
+evolving; a test checks that migrating an empty database gives the fresh schema.
+
+Checking that a board is current costs one query and imports nothing heavy: SQLAlchemy is
+loaded only to compile DDL when a migration actually runs.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING, NamedTuple
+
+from board.clock import iso
+from hermes.errors import StorageError
+
+if TYPE_CHECKING:
+    from sqlalchemy import MetaData
+
+    from board.db import Database
+
+
+class Migration(NamedTuple):
+    """A named schema change: the statements that make it, for a given SQL dialect."""
+
+    name: str
+    statements: Callable[[str], list[str]]
+
+
+def _initial() -> MetaData:
+    """0001: cards, dependencies, runs, events and the migrations table, as first shipped."""
+    from sqlalchemy import (
+        Column,
+        Float,
+        ForeignKey,
+        Index,
+        Integer,
+        MetaData,
+        String,
+        Table,
+        Text,
+        text,
+    )
+
+    md = MetaData()
+    ready, live = text("status = 'ready'"), text("outcome = 'running'")
+    Table(
+        "cards",
+        md,
+        Column("id", Integer, primary_key=True),
+        Column("title", Text, nullable=False),
+        Column("body", Text, nullable=False),
+        Column("status", String(16), nullable=False),
+        Column("profile", String, nullable=False),
+        Column("priority", Integer, nullable=False),
+        Column("labels", Text, nullable=False),
+        Column("parent_id", Integer, ForeignKey("cards.id"), index=True),
+        Column("source", String, nullable=False),
+        Column("key", String, unique=True),
+        Column("not_before", String),
+        Column("repo", Text),
+        Column("base", String),
+        Column("branch", String),
+        Column("worktree", Text),
+        Column("attempts", Integer, nullable=False),
+        Column("max_attempts", Integer, nullable=False),
+        Column("timeout", Float),
+        Column("result", Text),
+        Column("run_id", Integer),
+        Column("created_at", String, nullable=False),
+        Column("updated_at", String, nullable=False),
+        Index(
+            "ix_cards_ready",
+            text("priority DESC"),
+            "id",
+            sqlite_where=ready,
+            postgresql_where=ready,
+        ),
+        Index("ix_cards_status_updated", "status", "updated_at"),
+        sqlite_autoincrement=True,
+    )
+    Table(
+        "dependencies",
+        md,
+        Column("card_id", Integer, ForeignKey("cards.id"), primary_key=True),
+        Column("depends_on", Integer, ForeignKey("cards.id"), primary_key=True),
+        Index("ix_dependencies_depends_on", "depends_on"),
+    )
+    Table(
+        "runs",
+        md,
+        Column("id", Integer, primary_key=True),
+        Column("card_id", Integer, ForeignKey("cards.id"), nullable=False, index=True),
+        Column("attempt", Integer, nullable=False),
+        Column("worker", String),
+        Column("host", String),
+        Column("pid", Integer),
+        Column("started_at", String, nullable=False),
+        Column("heartbeat_at", String, nullable=False),
+        Column("lease_expires_at", String, nullable=False),
+        Column("ended_at", String),
+        Column("outcome", String(16), nullable=False),
+        Column("exit_code", Integer),
+        Column("error", Text),
+        Column("tokens_in", Integer),
+        Column("tokens_out", Integer),
+        Column("cost_usd", Float),
+        Index("ix_runs_live", "lease_expires_at", sqlite_where=live, postgresql_where=live),
+        sqlite_autoincrement=True,
+    )
+    Table(
+        "events",
+        md,
+        Column("id", Integer, primary_key=True),
+        Column("card_id", Integer, ForeignKey("cards.id"), nullable=False, index=True),
+        Column("run_id", Integer),
+        Column("at", String, nullable=False),
+        Column("kind", String, nullable=False),
+        Column("actor", String, nullable=False),
+        Column("data", Text, nullable=False),
+    )
+    Table(
+        "schema_migrations",
+        md,
+        Column("name", String, primary_key=True),
+        Column("applied_at", String, nullable=False),
+    )
+    return md
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration("0001_initial", lambda dialect: ddl(_initial(), dialect)),
+)
+MIGRATION_NAMES: tuple[str, ...] = tuple(m.name for m in MIGRATIONS)
+
+
+def _fresh() -> MetaData:
+    """The current schema, straight from the SQLModel tables."""
+    from sqlmodel import SQLModel
+
+    import board.schema  # noqa: F401  (registers the tables on SQLModel.metadata)
+
+    return SQLModel.metadata
+
+
+def ddl(metadata: MetaData, dialect: str = "sqlite") -> list[str]:
+    """The CREATE statements for `metadata`, compiled for `dialect`, in dependency order."""
+    from sqlalchemy import create_mock_engine
+    from sqlalchemy.engine import make_url
+
+    compiler = make_url(f"{dialect}://").get_dialect()()
+    statements: list[str] = []
+    engine = create_mock_engine(
+        f"{dialect}://",
+        lambda sql, *_, **__: statements.append(str(sql.compile(dialect=compiler))),
+    )
+    metadata.create_all(engine, checkfirst=False)
+    return statements
+
+
+def applied(cx: sqlite3.Connection) -> list[str] | None:
+    """Names of the migrations this database has, or None when it has no schema yet."""
+    try:
+        rows = cx.execute("SELECT name FROM schema_migrations ORDER BY name").fetchall()
+    except sqlite3.OperationalError as exc:
+        if "no such table" in str(exc):
+            return None
+        raise
+    return [name for (name,) in rows]
+
+
+def migrate(db: Database, now: datetime) -> list[str]:
+    """Bring the database to the current schema; returns the migrations it ran."""
+    if applied(db.cx) == list(MIGRATION_NAMES):
+        return []
+    with db.write() as cx:  # re-read under the write lock: another process may have won
+        have = applied(cx)
+        if have is None:
+            _run(cx, ddl(_fresh(), db.dialect))
+            _record(cx, MIGRATION_NAMES, iso(now))
+            return list(MIGRATION_NAMES)
+        unknown = sorted(set(have) - set(MIGRATION_NAMES))
+        if unknown:
+            raise StorageError(
+                f"the board at {db.path} was written by a newer hermes "
+                f"(unknown migration {unknown[0]}); upgrade hermes to use it"
+            )
+        pending = [m for m in MIGRATIONS if m.name not in have]
+        for migration in pending:
+            _run(cx, migration.statements(db.dialect))
+        _record(cx, [m.name for m in pending], iso(now))
+        return [m.name for m in pending]
+
+
+def _run(cx: sqlite3.Connection, statements: list[str]) -> None:
+    for statement in statements:
+        cx.execute(statement)
+
+
+def _record(cx: sqlite3.Connection, names: tuple[str, ...] | list[str], now: str) -> None:
+    cx.executemany(
+        "INSERT INTO schema_migrations (name, applied_at) VALUES (?, ?)",
+        [(name, now) for name in names],
+    )

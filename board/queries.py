@@ -1,0 +1,189 @@
+"""Every SQL statement the board issues, in one place (the store is the only caller).
+
+Plain SQL with named parameters, kept to what SQLite and PostgreSQL both speak
+(`RETURNING`, `ON CONFLICT DO NOTHING`, `WITH`), so the schema's second home needs a
+different connection, not different queries. State changes are conditional UPDATEs
+(`WHERE id = :id AND status = :from` or `AND run_id = :run_id`): a stale caller changes
+nothing instead of overwriting someone else's work.
+
+Statuses appear as literals where an index depends on it: SQLite uses the partial index
+`ix_cards_ready` only when the query says `status = 'ready'` word for word.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+CARD_COLUMNS = (
+    "id, title, body, status, profile, priority, labels, parent_id, source, key, "
+    "not_before, repo, base, branch, worktree, attempts, max_attempts, timeout, result, "
+    "created_at, updated_at, run_id"
+)
+RUN_COLUMNS = (
+    "id, card_id, attempt, worker, host, pid, started_at, heartbeat_at, lease_expires_at, "
+    "ended_at, outcome, exit_code, error, tokens_in, tokens_out, cost_usd"
+)
+
+# -- cards ---------------------------------------------------------------------------
+
+INSERT_CARD = """
+INSERT INTO cards (title, body, status, profile, priority, labels, parent_id, source, key,
+                   not_before, repo, base, attempts, max_attempts, timeout,
+                   created_at, updated_at)
+VALUES (:title, :body, :status, :profile, :priority, :labels, :parent_id, :source, :key,
+        :not_before, :repo, :base, 0, :max_attempts, :timeout, :now, :now)
+RETURNING id
+"""
+
+CARD_BY_ID = f"SELECT {CARD_COLUMNS} FROM cards WHERE id = :id"
+CARD_ID_BY_KEY = "SELECT id FROM cards WHERE key = :key"
+CARD_STATUS = "SELECT status FROM cards WHERE id = :id"
+
+MOVE_CARD = "UPDATE cards SET status = :to, updated_at = :now WHERE id = :id AND status = :from"
+
+# A human re-opening a card (retry, review sent back) gives it a fresh set of attempts.
+REOPEN_CARD = """
+UPDATE cards SET status = :to, attempts = 0, not_before = NULL, updated_at = :now
+WHERE id = :id AND status = :from
+"""
+
+CANCEL_CARD = """
+UPDATE cards SET status = 'cancelled', run_id = NULL, updated_at = :now
+WHERE id = :id AND status = :from
+"""
+
+# -- dependencies --------------------------------------------------------------------
+
+INSERT_DEPENDENCY = """
+INSERT INTO dependencies (card_id, depends_on) VALUES (:card_id, :depends_on)
+ON CONFLICT DO NOTHING
+"""
+DELETE_DEPENDENCY = "DELETE FROM dependencies WHERE card_id = :card_id AND depends_on = :depends_on"
+DEPENDS_ON = "SELECT depends_on FROM dependencies WHERE card_id = :id ORDER BY depends_on"
+DEPENDENTS = "SELECT card_id FROM dependencies WHERE depends_on = :id ORDER BY card_id"
+DEPENDS_ON_ANY = "SELECT card_id, depends_on FROM dependencies WHERE card_id IN ({ids})"
+
+BLOCKERS = """
+SELECT d.depends_on FROM dependencies d JOIN cards c ON c.id = d.depends_on
+WHERE d.card_id = :id AND c.status <> 'done'
+ORDER BY d.depends_on
+"""
+
+_UNBLOCKED = """
+NOT EXISTS (SELECT 1 FROM dependencies d JOIN cards c ON c.id = d.depends_on
+            WHERE d.card_id = cards.id AND c.status <> 'done')
+"""
+
+# Incremental promotion: only the dependents of the card that just finished are looked
+# at (through ix_dependencies_depends_on), never the whole waiting backlog.
+PROMOTE_DEPENDENTS = f"""
+UPDATE cards SET status = 'ready', updated_at = :now
+WHERE id IN (SELECT card_id FROM dependencies WHERE depends_on = :id)
+  AND status = 'waiting' AND {_UNBLOCKED}
+RETURNING id
+"""
+
+PROMOTE_CARD = f"""
+UPDATE cards SET status = 'ready', updated_at = :now
+WHERE id = :id AND status = 'waiting' AND {_UNBLOCKED}
+RETURNING id
+"""
+
+# -- events --------------------------------------------------------------------------
+
+INSERT_EVENT = """
+INSERT INTO events (card_id, run_id, at, kind, actor, data)
+VALUES (:card_id, :run_id, :at, :kind, :actor, :data)
+"""
+EVENTS_OF = "SELECT at, kind, actor, data, run_id FROM events WHERE card_id = :id ORDER BY id"
+
+# -- runs: claim, lease, finish ------------------------------------------------------
+
+# The claim is one statement: pick the best claimable card (priority, then age) straight
+# off the partial index and open its run. The write lock taken by BEGIN IMMEDIATE makes
+# the following conditional UPDATE of the card certain to apply.
+CLAIM_RUN = """
+INSERT INTO runs (card_id, attempt, worker, host, pid, started_at, heartbeat_at,
+                  lease_expires_at, outcome)
+SELECT id, attempts + 1, :worker, :host, :pid, :now, :now, :lease_expires_at, 'running'
+FROM cards
+WHERE status = 'ready' AND (not_before IS NULL OR not_before <= :now){profile_filter}
+ORDER BY priority DESC, id
+LIMIT 1
+RETURNING id, card_id, attempt
+"""
+CLAIM_PROFILE_FILTER = " AND profile IN ({names})"
+
+CLAIM_CARD = """
+UPDATE cards SET status = 'running', attempts = :attempt, run_id = :run_id, updated_at = :now
+WHERE id = :card_id AND status = 'ready'
+"""
+
+HEARTBEAT = """
+UPDATE runs SET heartbeat_at = :now, lease_expires_at = :lease_expires_at
+WHERE id = :run_id AND outcome = 'running'
+"""
+
+# A run is live only while it is the card's current run: this is the fencing check.
+LIVE_RUN = """
+SELECT r.card_id, r.attempt, c.status, c.attempts, c.max_attempts
+FROM runs r JOIN cards c ON c.id = r.card_id AND c.run_id = r.id
+WHERE r.id = :run_id AND r.outcome = 'running'
+"""
+
+FINISH_CARD = """
+UPDATE cards SET status = :to, result = COALESCE(:result, result), run_id = NULL,
+                 not_before = :not_before, updated_at = :now
+WHERE id = :card_id AND run_id = :run_id AND status = :from
+"""
+
+END_RUN = """
+UPDATE runs SET outcome = :outcome, ended_at = :now, exit_code = :exit_code, error = :error,
+                tokens_in = COALESCE(:tokens_in, tokens_in),
+                tokens_out = COALESCE(:tokens_out, tokens_out),
+                cost_usd = COALESCE(:cost_usd, cost_usd)
+WHERE id = :run_id AND outcome = 'running'
+"""
+
+CURRENT_RUN = "SELECT run_id FROM cards WHERE id = :id"
+EXPIRED_RUNS = """
+SELECT id FROM runs WHERE outcome = 'running' AND lease_expires_at < :now ORDER BY id
+"""
+RUNS_OF = f"SELECT {RUN_COLUMNS} FROM runs WHERE card_id = :id ORDER BY id"
+RUNNING_BY_PROFILE = """
+SELECT c.profile, count(*) FROM runs r JOIN cards c ON c.id = r.card_id
+WHERE r.outcome = 'running' GROUP BY c.profile
+"""
+
+# -- listing and statistics ----------------------------------------------------------
+
+LIST_CARDS = f"SELECT {CARD_COLUMNS} FROM cards WHERE {{where}} ORDER BY id"
+LIST_EDGES = """
+SELECT d.card_id, d.depends_on, c.status
+FROM dependencies d JOIN cards c ON c.id = d.depends_on
+WHERE d.card_id IN (SELECT id FROM cards WHERE {where})
+   OR d.depends_on IN (SELECT id FROM cards WHERE {where})
+"""
+WHERE_ALL = "1 = 1"
+WHERE_RECENT = "NOT (status IN ('done', 'cancelled') AND updated_at < :cutoff)"
+WHERE_STATUS = "status IN ({names})"
+WHERE_PROFILE = "profile = :profile"
+WHERE_LABEL = "labels LIKE :label_pattern ESCAPE '\\'"
+
+COUNT_BY_STATUS_PROFILE = "SELECT status, profile, count(*) FROM cards GROUP BY status, profile"
+OLDEST_READY = "SELECT min(updated_at) FROM cards WHERE status = 'ready'"
+RUN_TOTALS = """
+SELECT c.profile, r.outcome, count(*), sum(r.tokens_in), sum(r.tokens_out), sum(r.cost_usd)
+FROM runs r JOIN cards c ON c.id = r.card_id
+GROUP BY c.profile, r.outcome
+"""
+
+
+def placeholders(prefix: str, count: int) -> str:
+    """`:p0, :p1, ...` for an IN list of `count` named parameters."""
+    return ", ".join(f":{prefix}{i}" for i in range(count))
+
+
+def bind_list(prefix: str, values: Sequence[object]) -> dict[str, object]:
+    """The parameters that go with `placeholders(prefix, len(values))`."""
+    return {f"{prefix}{i}": value for i, value in enumerate(values)}

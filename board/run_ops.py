@@ -1,0 +1,240 @@
+"""Claims, leases and run outcomes: the hot path the dispatcher and workers call.
+
+A run's id is its fencing token. A worker's heartbeat and its final write name the run;
+once the run is no longer the card's current run (reclaimed, cancelled), those writes
+change nothing and return False, and the worker stops.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from board import queries as q
+from board.base import StoreBase
+from board.cards import Claim, Usage
+from board.clock import iso
+from board.status import Action, Status
+
+
+@dataclass(frozen=True, slots=True)
+class Backoff:
+    """How long a failed attempt waits before the next: base x 2^(attempt-1), capped."""
+
+    base: float = 10.0
+    cap: float = 300.0
+
+    def delay(self, attempt: int) -> float:
+        """Seconds to wait after failed attempt number `attempt` (1-based)."""
+        return float(min(self.cap, self.base * 2 ** max(0, attempt - 1)))
+
+
+@dataclass(frozen=True, slots=True)
+class _LiveRun:
+    card_id: int
+    attempt: int
+    status: Status
+    attempts: int
+    max_attempts: int
+
+
+class RunCommands(StoreBase):
+    """Claim ready cards and record what happened to each attempt."""
+
+    def claim(
+        self,
+        now: datetime,
+        lease_seconds: float,
+        *,
+        profiles: list[str] | None = None,
+        worker: str | None = None,
+        host: str | None = None,
+        pid: int | None = None,
+    ) -> Claim | None:
+        """Claim the best ready card (priority, then id), or None when nothing is claimable.
+
+        `profiles` limits the claim to profiles with a free slot (None: any profile).
+        """
+        if profiles is not None and not profiles:
+            return None
+        profile_filter = ""
+        params: dict[str, object] = {}
+        if profiles is not None:
+            profile_filter = q.CLAIM_PROFILE_FILTER.format(names=q.placeholders("p", len(profiles)))
+            params.update(q.bind_list("p", profiles))
+        stamp, expires = iso(now), iso(now + timedelta(seconds=lease_seconds))
+        params.update(worker=worker, host=host, pid=pid, now=stamp, lease_expires_at=expires)
+        with self._db.write() as cx:
+            row = cx.execute(q.CLAIM_RUN.format(profile_filter=profile_filter), params).fetchone()
+            if row is None:
+                return None
+            run_id, card_id, attempt = row
+            cx.execute(
+                q.CLAIM_CARD,
+                {"attempt": attempt, "run_id": run_id, "now": stamp, "card_id": card_id},
+            )
+            self._transition(
+                cx,
+                card_id,
+                Status.READY,
+                Status.RUNNING,
+                Action.CLAIM,
+                worker or "dispatcher",
+                stamp,
+                {"attempt": attempt},
+                run_id,
+            )
+        return Claim(run_id, card_id, attempt, expires)
+
+    def heartbeat(self, run_id: int, now: datetime, lease_seconds: float) -> bool:
+        """Extend the run's lease; False means the run was fenced off and must stop."""
+        params = {
+            "run_id": run_id,
+            "now": iso(now),
+            "lease_expires_at": iso(now + timedelta(seconds=lease_seconds)),
+        }
+        with self._db.write() as cx:
+            return cx.execute(q.HEARTBEAT, params).rowcount == 1
+
+    def complete(
+        self,
+        run_id: int,
+        now: datetime,
+        *,
+        result: str | None = None,
+        review: bool = False,
+        usage: Usage | None = None,
+    ) -> bool:
+        """Finish the run successfully: the card goes to done (or review) and its waiting
+        dependents whose last blocker this was become ready. False if fenced off."""
+        stamp = iso(now)
+        to = Status.REVIEW if review else Status.DONE
+        with self._db.write() as cx:
+            live = self._live_run(cx, run_id)
+            if live is None or live.status is not Status.RUNNING:
+                return False
+            self._finish(cx, live, run_id, to, stamp, result=result)
+            self._end_run(cx, run_id, "done", stamp, exit_code=0, usage=usage)
+            self._transition(
+                cx,
+                live.card_id,
+                Status.RUNNING,
+                to,
+                Action.COMPLETE,
+                f"run:{run_id}",
+                stamp,
+                {"attempt": live.attempt},
+                run_id,
+            )
+            if to is Status.DONE:
+                self._promote_dependents(cx, live.card_id, stamp)
+        return True
+
+    def fail(
+        self,
+        run_id: int,
+        now: datetime,
+        error: str,
+        *,
+        outcome: str = "failed",
+        exit_code: int | None = None,
+        result: str | None = None,
+        usage: Usage | None = None,
+        backoff: Backoff = Backoff(),
+    ) -> bool:
+        """End the attempt as failed (or `timeout`): the card is retried after a backoff
+        while attempts remain, else it fails with `error` visible. False if fenced off."""
+        stamp = iso(now)
+        with self._db.write() as cx:
+            live = self._live_run(cx, run_id)
+            if live is None or live.status is not Status.RUNNING:
+                return False
+            to = Status.READY if live.attempts < live.max_attempts else Status.FAILED
+            retry_at = None
+            if to is Status.READY:
+                retry_at = iso(now + timedelta(seconds=backoff.delay(live.attempt)))
+            self._finish(cx, live, run_id, to, stamp, result=result, not_before=retry_at)
+            self._end_run(cx, run_id, outcome, stamp, error=error, exit_code=exit_code, usage=usage)
+            extra = {
+                "attempt": live.attempt,
+                "outcome": outcome,
+                "error": error,
+                "retry_at": retry_at,
+            }
+            self._transition(
+                cx,
+                live.card_id,
+                Status.RUNNING,
+                to,
+                Action.FAIL,
+                f"run:{run_id}",
+                stamp,
+                extra,
+                run_id,
+            )
+        return True
+
+    def reclaim(self, run_id: int, now: datetime, reason: str, actor: str = "dispatcher") -> bool:
+        """Take the card back from a dead, hung or lease-expired worker: the run ends
+        `reclaimed` and the card is ready again (or failed when attempts are spent)."""
+        stamp = iso(now)
+        with self._db.write() as cx:
+            live = self._live_run(cx, run_id)
+            if live is None:
+                return False
+            to = Status.READY if live.attempts < live.max_attempts else Status.FAILED
+            self._finish(cx, live, run_id, to, stamp)
+            self._end_run(cx, run_id, "reclaimed", stamp, error=reason)
+            self._transition(
+                cx,
+                live.card_id,
+                live.status,
+                to,
+                Action.RECLAIM,
+                actor,
+                stamp,
+                {"attempt": live.attempt, "reason": reason},
+                run_id,
+            )
+        return True
+
+    def expired_runs(self, now: datetime) -> list[int]:
+        """Live runs whose lease ran out before `now` (they are due to be reclaimed)."""
+        rows = self._db.cx.execute(q.EXPIRED_RUNS, {"now": iso(now)}).fetchall()
+        return [run_id for (run_id,) in rows]
+
+    def running_by_profile(self) -> dict[str, int]:
+        """How many live runs each profile has (for per-profile concurrency limits)."""
+        return dict(self._db.cx.execute(q.RUNNING_BY_PROFILE).fetchall())
+
+    def _live_run(self, cx: sqlite3.Connection, run_id: int) -> _LiveRun | None:
+        row = cx.execute(q.LIVE_RUN, {"run_id": run_id}).fetchone()
+        if row is None:
+            return None
+        card_id, attempt, status, attempts, max_attempts = row
+        return _LiveRun(card_id, attempt, Status(status), attempts, max_attempts)
+
+    def _finish(
+        self,
+        cx: sqlite3.Connection,
+        live: _LiveRun,
+        run_id: int,
+        to: Status,
+        now: str,
+        *,
+        result: str | None = None,
+        not_before: str | None = None,
+    ) -> None:
+        cx.execute(
+            q.FINISH_CARD,
+            {
+                "to": to.value,
+                "result": result,
+                "not_before": not_before,
+                "now": now,
+                "card_id": live.card_id,
+                "run_id": run_id,
+                "from": live.status.value,
+            },
+        )

@@ -1,0 +1,121 @@
+"""The board's tables, declared with SQLModel: the single source of truth for the schema.
+
+A fresh database is created from this metadata; an existing one is brought here by the
+named migrations in `board.migrations`, and a test checks both give the same schema.
+Importing SQLModel costs about half a second on a small machine, so only schema creation,
+migrations and tests import this module: the store's queries are plain SQL over the same
+tables (see `board.queries`).
+
+Times are ISO 8601 UTC strings with microseconds (`2026-11-21T08:10:00.123456Z`): they
+sort as text, compare in SQL without conversion, and are what the JSON output shows.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Index, String, Text, text
+from sqlmodel import Field, SQLModel
+
+# Claims must never scan the board: this partial index holds only ready cards, in claim
+# order. The claim query repeats the literal `status = 'ready'` so SQLite can use it.
+_READY = text("status = 'ready'")
+_LIVE = text("outcome = 'running'")
+
+
+class Card(SQLModel, table=True):
+    """A unit of work; `run_id` is its current run, the fencing token for workers."""
+
+    __tablename__ = "cards"
+    __table_args__ = (
+        Index(
+            "ix_cards_ready",
+            text("priority DESC"),
+            "id",
+            sqlite_where=_READY,
+            postgresql_where=_READY,
+        ),
+        Index("ix_cards_status_updated", "status", "updated_at"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    title: str = Field(sa_type=Text)
+    body: str = Field(default="", sa_type=Text)
+    status: str = Field(sa_type=String(16))
+    profile: str
+    priority: int = 0
+    labels: str = Field(default="[]", sa_type=Text)  # a JSON array of strings
+    parent_id: int | None = Field(default=None, foreign_key="cards.id", index=True)
+    source: str = "cli"
+    key: str | None = Field(default=None, unique=True)
+    not_before: str | None = None
+    repo: str | None = Field(default=None, sa_type=Text)
+    base: str | None = None
+    branch: str | None = None
+    worktree: str | None = Field(default=None, sa_type=Text)
+    attempts: int = 0
+    max_attempts: int = 3
+    timeout: float | None = None
+    result: str | None = Field(default=None, sa_type=Text)
+    run_id: int | None = None
+    created_at: str
+    updated_at: str
+
+
+class Dependency(SQLModel, table=True):
+    """`card_id` may start only once `depends_on` is done."""
+
+    __tablename__ = "dependencies"
+    __table_args__ = (Index("ix_dependencies_depends_on", "depends_on"),)
+
+    card_id: int = Field(foreign_key="cards.id", primary_key=True)
+    depends_on: int = Field(foreign_key="cards.id", primary_key=True)
+
+
+class Run(SQLModel, table=True):
+    """One attempt at a card by one worker; its id is the attempt's fencing token."""
+
+    __tablename__ = "runs"
+    __table_args__ = (
+        Index("ix_runs_live", "lease_expires_at", sqlite_where=_LIVE, postgresql_where=_LIVE),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    card_id: int = Field(foreign_key="cards.id", index=True)
+    attempt: int
+    worker: str | None = None
+    host: str | None = None
+    pid: int | None = None
+    started_at: str
+    heartbeat_at: str
+    lease_expires_at: str
+    ended_at: str | None = None
+    outcome: str = Field(default="running", sa_type=String(16))
+    exit_code: int | None = None
+    error: str | None = Field(default=None, sa_type=Text)
+    tokens_in: int | None = None
+    tokens_out: int | None = None
+    cost_usd: float | None = None
+
+
+class Event(SQLModel, table=True):
+    """Something that happened to a card; the log every view and notifier reads."""
+
+    __tablename__ = "events"
+
+    id: int | None = Field(default=None, primary_key=True)
+    card_id: int = Field(foreign_key="cards.id", index=True)
+    run_id: int | None = None
+    at: str
+    kind: str
+    actor: str
+    data: str = Field(default="{}", sa_type=Text)  # a JSON object
+
+
+class SchemaMigration(SQLModel, table=True):
+    """The named migrations applied to this database, in order."""
+
+    __tablename__ = "schema_migrations"
+
+    name: str = Field(primary_key=True)
+    applied_at: str

@@ -1,0 +1,41 @@
+"""The store: the one object through which anything reads or changes the board.
+
+It is assembled from three parts kept in their own modules (card commands, the run hot
+path, reads); every SQL statement they issue is in `board.queries`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from board.card_ops import CardCommands
+from board.clock import utcnow
+from board.db import open_database
+from board.migrations import migrate
+from board.reads import Reads
+from board.run_ops import RunCommands
+
+
+class Store(CardCommands, RunCommands, Reads):
+    """The board: cards, dependencies, runs and events behind small transactional calls."""
+
+    def close(self) -> None:
+        """Release the database connection."""
+        self._db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_store(url: str, *, synchronous: str | None = None, now: datetime | None = None) -> Store:
+    """Open (creating or migrating as needed) the board at `url`."""
+    db = open_database(url, synchronous=synchronous)
+    try:
+        migrate(db, now or utcnow())
+    except BaseException:
+        db.close()
+        raise
+    return Store(db)

@@ -1,0 +1,82 @@
+"""The `hermes` command: runs the typer app and turns every failure into one clear line.
+
+Exit codes are part of the contract: 0 success, 2 bad input (usage errors and every
+`HermesError`), 1 anything unexpected. Errors are one `error: ...` line on stderr; a
+traceback appears only with `HERMES_DEBUG=1`.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+
+from hermes.errors import HermesError
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI with `argv` (default: the process arguments); returns the exit code."""
+    from typer import Abort, Exit, TyperException
+    from typer.main import get_command
+
+    from hermes.cli.app import app
+
+    command = get_command(app)
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        result = command.main(args=args, prog_name="hermes", standalone_mode=False)
+    except HermesError as exc:
+        return _fail(str(exc), exc.exit_code, exc)
+    except TyperException as exc:  # click's usage errors: bad option, bad value, ...
+        return _usage_error(exc)
+    except (Abort, KeyboardInterrupt):
+        print(file=sys.stderr)
+        return 130
+    except Exit as exc:
+        return int(exc.exit_code)
+    except BrokenPipeError:
+        _silence_stdout()
+        return 1
+    except Exception as exc:
+        message = f"unexpected {type(exc).__name__}: {exc}"
+        if not os.environ.get("HERMES_DEBUG"):
+            message += " (set HERMES_DEBUG=1 to see the traceback)"
+        return _fail(message, 1, exc)
+    return result if isinstance(result, int) else 0
+
+
+def _fail(message: str, code: int, exc: BaseException) -> int:
+    if os.environ.get("HERMES_DEBUG"):
+        import traceback
+
+        traceback.print_exception(exc, file=sys.stderr)
+    print(f"error: {message}", file=sys.stderr)
+    return code
+
+
+def _usage_error(exc: Exception) -> int:
+    """Click reports usage errors in a box; we print one line that says where help is."""
+    ctx = getattr(exc, "ctx", None)
+    if type(exc).__name__ == "NoArgsIsHelpError":
+        return 0  # `hermes board` alone: typer has printed the help already
+    format_message = getattr(exc, "format_message", None)
+    message = format_message() if callable(format_message) else str(exc)
+    message = " ".join(str(message).split()).rstrip(".")
+    message = message[:1].lower() + message[1:]
+    errors = getattr(exc.__cause__, "errors", None)  # typer converts values with pydantic
+    if callable(errors) and errors() and "input" in errors()[0]:
+        message += f" (got {errors()[0]['input']!r})"
+    if ctx is not None:
+        message += f"; see `{ctx.command_path} --help`"
+    return _fail(message, int(getattr(exc, "exit_code", 2)), exc)
+
+
+def _silence_stdout() -> None:
+    """After a closed pipe (`hermes board list | head`), exit quietly."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(main())

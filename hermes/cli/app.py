@@ -1,0 +1,40 @@
+"""The root `hermes` app: wires each package's command group under one name."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from hermes import __version__
+from hermes.cli.board_cmd import board_app
+from hermes.cli.profiles_cmd import profiles_app
+
+app = typer.Typer(
+    name="hermes",
+    help="A durable kanban board worked by parallel AI and shell agents in git worktrees.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(board_app, name="board")
+app.add_typer(profiles_app, name="profiles")
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"hermes {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    """A durable kanban board worked by parallel AI and shell agents in git worktrees.
+
+    State lives in $HERMES_HOME (default ~/.hermes). Start with `hermes board add`.
+    """

@@ -1,0 +1,36 @@
+"""Small pieces every command shares: opening the board, card ids, JSON output.
+
+Kept free of rich and of anything slow to import: `hermes board add` must start fast.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from typing import Any
+
+from board import Store, open_store
+from hermes.errors import InvalidInput
+from hermes.paths import board_url
+
+_CARD_ID = re.compile(r"(?:#|card-)?(\d+)", re.IGNORECASE)
+
+
+def open_board() -> Store:
+    """The board at `HERMES_DB_URL` or `$HERMES_HOME/board.db`, created on first use."""
+    return open_store(board_url())
+
+
+def card_id(text: str) -> int:
+    """A card id as users write it: `12`, `#12` or `card-12`."""
+    match = _CARD_ID.fullmatch(text.strip())
+    if match is None:
+        raise InvalidInput(f"{text!r} is not a card id; card ids are numbers such as 12")
+    return int(match[1])
+
+
+def print_json(value: Any) -> None:
+    """Exactly one JSON document on stdout."""
+    sys.stdout.write(json.dumps(value, ensure_ascii=False, indent=2))
+    sys.stdout.write("\n")

@@ -1,0 +1,44 @@
+"""The error types every hermes package raises for problems a user can act on.
+
+One root, `HermesError`, so the command line can turn any of them into exactly one
+`error:` line and an exit code without knowing where it came from. The message is the
+whole user-facing text: it names the bad value and, where one exists, the fix.
+"""
+
+from __future__ import annotations
+
+
+class HermesError(Exception):
+    """A problem the user can fix; the CLI prints its message after `error: `.
+
+    `exit_code` is 2 for bad input (the default); environment faults that are not the
+    input's fault (an unwritable home, a full disk) use 1.
+    """
+
+    exit_code: int = 2
+
+
+class InvalidInput(HermesError):
+    """A value given by the user is malformed or out of range."""
+
+
+class NotFound(HermesError):
+    """A card, profile or other named thing does not exist."""
+
+
+class CycleError(HermesError):
+    """A dependency would make a cycle; the message names the cycle."""
+
+
+class IllegalTransition(HermesError):
+    """A card cannot move from its current status to the one asked for."""
+
+
+class ProfileError(HermesError):
+    """A profile file is unreadable or invalid; the message names file, field and fix."""
+
+
+class StorageError(HermesError):
+    """The board database cannot be opened or written (permissions, disk, corruption)."""
+
+    exit_code = 1

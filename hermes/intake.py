@@ -1,0 +1,82 @@
+"""Turning a request for a card into a board card: the one path every intake takes.
+
+The CLI, chat messages, cron fires, goal planners and MCP clients all describe a card the
+same way; this module validates the profile, resolves the repository and base, applies
+the profile's defaults and the start time, then makes the single `Store.add_card` call.
+So a card with an unknown profile is refused at the door instead of sitting in `ready`
+forever.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from board import NewCard, Store
+from board.clock import iso, parse_when
+from hermes.errors import InvalidInput
+from hermes.paths import profile_cache_file, profiles_dir
+from profiles import card_defaults
+from worktrees import resolve_repo
+
+
+@dataclass(slots=True)
+class CardRequest:
+    """A card as a person or an intake asks for it; None means "use the default"."""
+
+    title: str
+    body: str = ""
+    profile: str = "default"
+    after: list[int] = field(default_factory=list)
+    priority: int = 0
+    labels: list[str] = field(default_factory=list)
+    repo: Path | None = None
+    no_repo: bool = False
+    base: str | None = None
+    max_attempts: int | None = None
+    timeout: float | None = None
+    backlog: bool = False
+    at: str | None = None
+    key: str | None = None
+    source: str = "cli"
+    parent_id: int | None = None
+    cwd: Path = field(default_factory=Path.cwd)
+
+
+def resolve(request: CardRequest, now: datetime) -> NewCard:
+    """Validate `request` and fill in everything the board needs, touching nothing."""
+    profile = card_defaults(request.profile, profiles_dir(), profile_cache_file())
+    if request.no_repo and (request.base is not None or request.repo is not None):
+        raise InvalidInput("--no-repo cannot be combined with --repo or --base; drop one")
+    repo_root, base = None, None
+    if not request.no_repo:
+        explicit = request.repo is not None
+        ref = resolve_repo(request.repo or request.cwd, request.base, explicit=explicit)
+        if ref is not None:
+            repo_root, base = str(ref.root), ref.base
+    not_before = iso(parse_when(request.at, now)) if request.at is not None else None
+    return NewCard(
+        title=request.title,
+        body=request.body,
+        profile=profile.name,
+        priority=request.priority,
+        labels=request.labels,
+        after=request.after,
+        parent_id=request.parent_id,
+        source=request.source,
+        key=request.key,
+        not_before=not_before,
+        repo=repo_root,
+        base=base,
+        max_attempts=(
+            request.max_attempts if request.max_attempts is not None else profile.max_attempts
+        ),
+        timeout=request.timeout if request.timeout is not None else profile.timeout,
+        backlog=request.backlog,
+    )
+
+
+def add_card(store: Store, request: CardRequest, now: datetime) -> tuple[int, bool]:
+    """Create the card (or find the one with the same key); returns (id, created)."""
+    return store.add_card(resolve(request, now), now, actor=request.source)

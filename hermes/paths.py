@@ -1,0 +1,49 @@
+"""Where hermes keeps its state: everything lives under one root, `HERMES_HOME`.
+
+A single root with an environment override makes state easy to find, back up, and
+isolate in tests (each test points `HERMES_HOME` at a temporary directory).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from hermes.errors import StorageError
+
+DEFAULT_HOME = "~/.hermes"
+
+
+def hermes_home() -> Path:
+    """The state root: `$HERMES_HOME`, or `~/.hermes` when unset."""
+    return Path(os.environ.get("HERMES_HOME") or DEFAULT_HOME).expanduser()
+
+
+def ensure_dir(path: Path) -> Path:
+    """Create `path` (and parents) on first use, with an actionable error if we cannot."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise StorageError(
+            f"cannot create {path}: {reason}; set HERMES_HOME to a writable directory"
+        ) from exc
+    return path
+
+
+def board_url() -> str:
+    """The board database URL: `$HERMES_DB_URL`, or SQLite at `$HERMES_HOME/board.db`."""
+    url = os.environ.get("HERMES_DB_URL")
+    if url:
+        return url
+    return f"sqlite:///{ensure_dir(hermes_home()) / 'board.db'}"
+
+
+def profiles_dir() -> Path:
+    """User profiles: `$HERMES_HOME/profiles/<name>.yaml` add to or override built-ins."""
+    return hermes_home() / "profiles"
+
+
+def profile_cache_file() -> Path:
+    """Validated profile fields, cached so `board add` need not load pydantic each time."""
+    return hermes_home() / "cache" / "profiles.json"
