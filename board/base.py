@@ -66,11 +66,17 @@ class StoreBase:
         now: str,
         extra: dict[str, Any] | None = None,
         run_id: int | None = None,
+        *,
+        kind: str | None = None,
     ) -> None:
-        """Write the event for a status change the caller has just applied."""
+        """Write the event for a status change the caller has just applied.
+
+        The event's kind is the action's (see `EVENT_KIND`) unless `kind` refines it,
+        e.g. a resume answered by `approved` or `rejected`.
+        """
         assert is_allowed(src, dst, action), f"{action}: {src} -> {dst} not in the table"
         data = {"from": src.value if src else None, "to": dst.value, **(extra or {})}
-        self._event(cx, card_id, EVENT_KIND[action], actor, now, data, run_id)
+        self._event(cx, card_id, kind or EVENT_KIND[action], actor, now, data, run_id)
 
     def _status(self, cx: sqlite3.Connection, card_id: int) -> Status:
         """The card's status, or NotFound naming the id."""

@@ -163,7 +163,8 @@ class CardCommands(StoreBase):
                     f"{', '.join(map(str, blockers))}; move it to waiting and it starts "
                     "as soon as they are done"
                 )
-            self._set_status(cx, card_id, src, to, stamp, reset_attempts=to is Status.READY)
+            # A card sent back from review runs again with a fresh set of attempts.
+            self._set_status(cx, card_id, src, to, stamp, reset_attempts=src is Status.REVIEW)
             self._transition(cx, card_id, src, to, Action.MOVE, actor, stamp)
             if to is Status.DONE:
                 self._promote_dependents(cx, card_id, stamp)

@@ -82,7 +82,6 @@ def _initial() -> MetaData:
             sqlite_where=ready,
             postgresql_where=ready,
         ),
-        Index("ix_cards_status_updated", "status", "updated_at"),
         sqlite_autoincrement=True,
     )
     Table(

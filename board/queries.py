@@ -137,6 +137,11 @@ UPDATE cards SET status = :to, result = COALESCE(:result, result), run_id = NULL
 WHERE id = :card_id AND run_id = :run_id AND status = :from
 """
 
+SET_RUN_CARD_STATUS = """
+UPDATE cards SET status = :to, updated_at = :now
+WHERE id = :card_id AND run_id = :run_id AND status = :from
+"""
+
 END_RUN = """
 UPDATE runs SET outcome = :outcome, ended_at = :now, exit_code = :exit_code, error = :error,
                 tokens_in = COALESCE(:tokens_in, tokens_in),

@@ -199,6 +199,59 @@ class RunCommands(StoreBase):
             )
         return True
 
+    def pause(self, run_id: int, now: datetime, request: dict[str, object]) -> bool:
+        """The worker waits for a human (an approval or a question): the card shows
+        `needs_input` with the request in its event; the run keeps its lease."""
+        stamp = iso(now)
+        with self._db.write() as cx:
+            live = self._live_run(cx, run_id)
+            if live is None or live.status is not Status.RUNNING:
+                return False
+            self._set_run_status(cx, live, run_id, Status.NEEDS_INPUT, stamp)
+            self._transition(
+                cx,
+                live.card_id,
+                Status.RUNNING,
+                Status.NEEDS_INPUT,
+                Action.PAUSE,
+                f"run:{run_id}",
+                stamp,
+                request,
+                run_id,
+            )
+        return True
+
+    def resume(
+        self,
+        run_id: int,
+        now: datetime,
+        answer: dict[str, object],
+        *,
+        kind: str = "resumed",
+        actor: str = "cli",
+    ) -> bool:
+        """A human answered: the paused card runs again; `kind` names the answer
+        (`approved`, `rejected`, `resumed`), `answer` is what the worker receives."""
+        stamp = iso(now)
+        with self._db.write() as cx:
+            live = self._live_run(cx, run_id)
+            if live is None or live.status is not Status.NEEDS_INPUT:
+                return False
+            self._set_run_status(cx, live, run_id, Status.RUNNING, stamp)
+            self._transition(
+                cx,
+                live.card_id,
+                Status.NEEDS_INPUT,
+                Status.RUNNING,
+                Action.RESUME,
+                actor,
+                stamp,
+                answer,
+                run_id,
+                kind=kind,
+            )
+        return True
+
     def expired_runs(self, now: datetime) -> list[int]:
         """Live runs whose lease ran out before `now` (they are due to be reclaimed)."""
         rows = self._db.cx.execute(q.EXPIRED_RUNS, {"now": iso(now)}).fetchall()
@@ -232,6 +285,20 @@ class RunCommands(StoreBase):
                 "to": to.value,
                 "result": result,
                 "not_before": not_before,
+                "now": now,
+                "card_id": live.card_id,
+                "run_id": run_id,
+                "from": live.status.value,
+            },
+        )
+
+    def _set_run_status(
+        self, cx: sqlite3.Connection, live: _LiveRun, run_id: int, to: Status, now: str
+    ) -> None:
+        cx.execute(
+            q.SET_RUN_CARD_STATUS,
+            {
+                "to": to.value,
                 "now": now,
                 "card_id": live.card_id,
                 "run_id": run_id,

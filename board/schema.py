@@ -33,7 +33,6 @@ class Card(SQLModel, table=True):
             sqlite_where=_READY,
             postgresql_where=_READY,
         ),
-        Index("ix_cards_status_updated", "status", "updated_at"),
         {"sqlite_autoincrement": True},
     )
 

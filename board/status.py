@@ -92,8 +92,7 @@ TRANSITIONS: frozenset[Transition] = frozenset(
         Transition(S.RUNNING, S.FAILED, A.RECLAIM),
         Transition(S.NEEDS_INPUT, S.READY, A.RECLAIM),
         Transition(S.NEEDS_INPUT, S.FAILED, A.RECLAIM),
-        Transition(S.FAILED, S.READY, A.RETRY),
-        Transition(S.FAILED, S.WAITING, A.RETRY),
+        Transition(S.FAILED, S.READY, A.RETRY),  # it ran, so its dependencies are done
         Transition(S.CANCELLED, S.READY, A.RETRY),
         Transition(S.CANCELLED, S.WAITING, A.RETRY),
         *(Transition(src, S.CANCELLED, A.CANCEL) for src in CANCELLABLE),
@@ -114,6 +113,13 @@ EVENT_KIND: dict[Action, str] = {
     A.RECLAIM: "reclaimed",
     A.CANCEL: "cancelled",
     A.RETRY: "retried",
+}
+
+#: Event kind -> the action it records: `EVENT_KIND` inverted, plus the kinds that refine
+#: a resume (a human approved or rejected a paused action).
+ACTION_OF_KIND: dict[str, Action] = {kind: action for action, kind in EVENT_KIND.items()} | {
+    "approved": A.RESUME,
+    "rejected": A.RESUME,
 }
 
 

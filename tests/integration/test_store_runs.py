@@ -1,0 +1,210 @@
+"""The hot path: claims, leases, heartbeats, outcomes, fencing and promotion."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from board import Backoff, NewCard, Status, Store, Usage
+from board.clock import iso
+from tests.conftest import T0
+
+
+def new(store: Store, title: str = "card", **fields: object) -> int:
+    fields.setdefault("profile", "shell")
+    fields.setdefault("max_attempts", 3)
+    return store.add_card(NewCard(title=title, **fields), T0)[0]  # type: ignore[arg-type]
+
+
+def test_claim_takes_highest_priority_then_oldest(store: Store) -> None:
+    low, high_old, high_new = new(store, priority=1), new(store, priority=5), new(store, priority=5)
+    order = [store.claim(T0, 60) for _ in range(3)]
+    assert [c.card_id for c in order if c] == [high_old, high_new, low]
+    assert store.claim(T0, 60) is None
+
+
+def test_claim_opens_a_run_with_a_lease(store: Store) -> None:
+    card_id = new(store)
+    claim = store.claim(T0, 60, worker="w1", host="h", pid=123)
+    assert claim is not None
+    assert (claim.card_id, claim.attempt, claim.lease_expires_at) == (
+        card_id,
+        1,
+        iso(T0 + timedelta(seconds=60)),
+    )
+    detail = store.detail(card_id)
+    assert detail.card.status == "running" and detail.card.attempts == 1
+    run = detail.runs[0]
+    assert (run.id, run.worker, run.host, run.pid, run.outcome) == (
+        claim.run_id,
+        "w1",
+        "h",
+        123,
+        "running",
+    )
+    assert detail.events[-1].kind == "claimed"
+
+
+def test_claim_respects_not_before(store: Store) -> None:
+    new(store, not_before=iso(T0 + timedelta(minutes=10)))
+    assert store.claim(T0, 60) is None
+    assert store.claim(T0 + timedelta(minutes=10), 60) is not None
+
+
+def test_claim_only_for_profiles_with_free_slots(store: Store) -> None:
+    new(store, profile="default")
+    shell = new(store, profile="shell")
+    assert store.claim(T0, 60, profiles=[]) is None
+    claim = store.claim(T0, 60, profiles=["shell", "planner"])
+    assert claim is not None and claim.card_id == shell
+    assert store.running_by_profile() == {"shell": 1}
+
+
+def test_heartbeat_extends_the_lease_until_the_run_ends(store: Store) -> None:
+    new(store)
+    claim = store.claim(T0, 60)
+    assert claim is not None
+    later = T0 + timedelta(seconds=50)
+    assert store.heartbeat(claim.run_id, later, 60)
+    assert store.expired_runs(T0 + timedelta(seconds=100)) == []
+    assert store.expired_runs(T0 + timedelta(seconds=111)) == [claim.run_id]
+    assert store.complete(claim.run_id, later)
+    assert store.heartbeat(claim.run_id, later, 60) is False
+
+
+def test_complete_records_result_and_usage(store: Store) -> None:
+    card_id = new(store)
+    claim = store.claim(T0, 60)
+    assert claim is not None
+    usage = Usage(tokens_in=1200, tokens_out=300, cost_usd=0.0042)
+    assert store.complete(claim.run_id, T0 + timedelta(seconds=3), result="all green", usage=usage)
+    detail = store.detail(card_id)
+    assert (detail.card.status, detail.card.result) == ("done", "all green")
+    run = detail.runs[0]
+    assert (run.outcome, run.exit_code, run.tokens_in, run.tokens_out, run.cost_usd) == (
+        "done", 0, 1200, 300, 0.0042,
+    )  # fmt: skip
+    assert run.ended_at == iso(T0 + timedelta(seconds=3))
+    assert store.stats(T0)["runs"]["by_profile"]["shell"]["cost_usd"] == 0.0042
+
+
+def test_completion_promotes_only_dependents_with_nothing_else_pending(store: Store) -> None:
+    a, b = new(store), new(store)
+    after_a = new(store, after=[a])
+    after_both = new(store, after=[a, b])
+    unrelated = new(store, after=[b])
+    claim = store.claim(T0, 60)
+    assert claim is not None and claim.card_id == a
+    store.complete(claim.run_id, T0)
+    statuses = {c: store.card(c).status for c in (after_a, after_both, unrelated)}
+    assert statuses == {after_a: "ready", after_both: "waiting", unrelated: "waiting"}
+    assert store.card(after_both).blocked_by == [b]
+
+
+def test_review_profiles_finish_in_review_without_promoting(store: Store) -> None:
+    a = new(store)
+    b = new(store, after=[a])
+    claim = store.claim(T0, 60)
+    assert claim and store.complete(claim.run_id, T0, review=True)
+    assert store.card(a).status == "review" and store.card(b).status == "waiting"
+
+
+def test_failure_retries_with_backoff_then_fails(store: Store) -> None:
+    card_id = new(store, max_attempts=2)
+    first = store.claim(T0, 60)
+    assert first is not None
+    assert store.fail(first.run_id, T0, "exit 1", exit_code=1, backoff=Backoff(base=10))
+    card = store.card(card_id)
+    assert card.status == "ready" and card.not_before == iso(T0 + timedelta(seconds=10))
+    assert store.claim(T0 + timedelta(seconds=9), 60) is None
+    second = store.claim(T0 + timedelta(seconds=10), 60)
+    assert second is not None and second.attempt == 2
+    assert store.fail(second.run_id, T0 + timedelta(seconds=20), "still broken", outcome="timeout")
+    detail = store.detail(card_id)
+    assert detail.card.status == "failed"
+    assert [(r.attempt, r.outcome, r.error) for r in detail.runs] == [
+        (1, "failed", "exit 1"),
+        (2, "timeout", "still broken"),
+    ]
+    assert detail.events[-1].data["error"] == "still broken"
+
+
+def test_reclaim_returns_the_card_and_fences_the_old_worker(store: Store) -> None:
+    card_id = new(store)
+    claim = store.claim(T0, 60)
+    assert claim is not None
+    assert store.reclaim(claim.run_id, T0 + timedelta(seconds=61), "lease expired")
+    assert store.card(card_id).status == "ready"
+    assert store.complete(claim.run_id, T0) is False  # the zombie cannot finish it
+    assert store.fail(claim.run_id, T0, "late") is False
+    assert store.reclaim(claim.run_id, T0, "again") is False
+    retry = store.claim(T0 + timedelta(seconds=62), 60)
+    assert retry is not None and retry.attempt == 2
+    assert [r.outcome for r in store.detail(card_id).runs] == ["reclaimed", "running"]
+
+
+def test_reclaim_fails_the_card_when_attempts_are_spent(store: Store) -> None:
+    card_id = new(store, max_attempts=1)
+    claim = store.claim(T0, 60)
+    assert claim and store.reclaim(claim.run_id, T0, "worker died")
+    assert store.card(card_id).status == "failed"
+
+
+def test_pause_and_resume_keep_the_run(store: Store) -> None:
+    card_id = new(store)
+    claim = store.claim(T0, 60)
+    assert claim is not None
+    request = {"kind": "approval", "command": "git push --force", "risk": "high"}
+    assert store.pause(claim.run_id, T0, request)
+    assert store.card(card_id).status == "needs_input"
+    assert store.complete(claim.run_id, T0) is False  # paused: it must be answered first
+    assert store.heartbeat(claim.run_id, T0, 60)  # the waiting worker keeps its lease
+    assert store.resume(claim.run_id, T0, {"reason": "ok"}, kind="approved", actor="bob")
+    assert store.card(card_id).status == "running"
+    assert store.resume(claim.run_id, T0, {}) is False
+    assert store.complete(claim.run_id, T0)
+    assert [e.kind for e in store.detail(card_id).events][-3:] == [
+        "needs_input",
+        "approved",
+        "completed",
+    ]
+
+
+def test_a_paused_card_of_a_dead_worker_is_reclaimed(store: Store) -> None:
+    card_id = new(store)
+    claim = store.claim(T0, 60)
+    assert claim and store.pause(claim.run_id, T0, {"kind": "question"})
+    assert store.reclaim(claim.run_id, T0, "worker died")
+    assert store.card(card_id).status == "ready"
+
+
+@pytest.mark.parametrize("statement", ["claim", "promote"])
+def test_hot_path_queries_use_their_indexes(store: Store, statement: str) -> None:
+    """Claims and promotion must never scan the board."""
+    from board import queries as q
+
+    sql, params = {
+        "claim": (
+            q.CLAIM_RUN.format(profile_filter=""),
+            {"worker": None, "host": None, "pid": None, "now": "", "lease_expires_at": ""},
+        ),
+        "promote": (q.PROMOTE_DEPENDENTS, {"id": 1, "now": ""}),
+    }[statement]
+    steps = [row[-1] for row in store.db.cx.execute(f"EXPLAIN QUERY PLAN {sql}", params)]
+    plan = " | ".join(steps)
+    # Walking the partial index of ready cards in claim order is fine; a scan of the
+    # table itself, or sorting all ready cards, is not.
+    assert not [s for s in steps if s.startswith("SCAN cards") and "USING" not in s], plan
+    assert "TEMP B-TREE" not in plan, plan
+    expected = {"claim": "ix_cards_ready", "promote": "ix_dependencies_depends_on"}[statement]
+    assert expected in plan, plan
+
+
+def test_run_status_transitions_write_status_from_to(store: Store) -> None:
+    card_id = new(store)
+    claim = store.claim(T0, 60)
+    assert claim and store.complete(claim.run_id, T0)
+    changes = [(e.data.get("from"), e.data["to"]) for e in store.detail(card_id).events]
+    assert changes == [(None, "ready"), ("ready", "running"), ("running", "done")]
+    assert Status(store.card(card_id).status) is Status.DONE
