@@ -84,14 +84,13 @@ def cli(hermes_home: Path) -> Cli:
     def run(*args: str, input: str | None = None, cwd: Path | None = None, **env: str) -> Result:
         proc = subprocess.run(
             [sys.executable, "-m", "hermes", *args],
-            input=input,
+            input=None if input is None else input.encode("utf-8"),  # bytes: no newline mangling
             capture_output=True,
-            text=True,
             cwd=cwd or hermes_home.parent,
             env={**os.environ, "COLUMNS": "120", **env},
             timeout=60,
         )
-        return Result(proc.returncode, proc.stdout, proc.stderr)
+        return Result(proc.returncode, proc.stdout.decode("utf-8"), proc.stderr.decode("utf-8"))
 
     return run
 

@@ -1,0 +1,44 @@
+"""Many processes claiming from one SQLite board: each card exactly once, no lock errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from board import CardFilter, NewCard, Store
+from tests.conftest import T0
+
+PROCESSES = 8
+CARDS = 1000
+
+
+def test_eight_processes_claim_every_card_exactly_once(
+    store: Store, db_url: str, tmp_path: Path
+) -> None:
+    for n in range(CARDS):
+        store.add_card(NewCard(f"card {n}", "shell", 3, priority=n % 7), T0)
+    go = tmp_path / "go"
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "tests.helpers.claimer", db_url, str(go)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(PROCESSES)
+    ]
+    go.touch()
+    results = [proc.communicate(timeout=300) for proc in procs]
+    errors = [err for _, err in results if err.strip()]
+    assert errors == [], errors[0]  # no `database is locked` (or anything else) escaped
+    assert [proc.returncode for proc in procs] == [0] * PROCESSES
+    claimed = [card for out, _ in results for card in json.loads(out)]
+    assert len(claimed) == CARDS
+    assert sorted(claimed) == list(range(1, CARDS + 1))
+    assert sum(1 for out, _ in results if json.loads(out)) > 1  # the work really was shared
+    cards = store.list_cards(CardFilter(include_old=True), T0)
+    assert {card.status for card in cards} == {"done"}
+    runs = store.db.cx.execute("SELECT count(*), count(DISTINCT card_id) FROM runs").fetchone()
+    assert runs == (CARDS, CARDS)
