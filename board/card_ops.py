@@ -16,7 +16,7 @@ from board.base import StoreBase, to_json_text
 from board.cards import NewCard
 from board.clock import iso
 from board.graph import cycle_message, dependency_path
-from board.status import Action, Status, is_allowed, move_targets, sources
+from board.status import FINISHED, Action, Status, is_allowed, move_targets, sources
 from hermes.errors import CycleError, IllegalTransition, InvalidInput
 
 _CANCELLABLE = sources(Action.CANCEL)
@@ -155,14 +155,16 @@ class CardCommands(StoreBase):
         stamp = iso(now)
         with self._db.write() as cx:
             src = self._status(cx, card_id)
+            blockers = self._blockers(cx, card_id) if to is Status.READY else []
+            if blockers and src not in FINISHED:
+                waits = ", ".join(map(str, blockers))
+                hint = "it" if src is Status.WAITING else "move it to waiting and it"
+                raise IllegalTransition(
+                    f"card {card_id} cannot be ready: it waits for {waits}; "
+                    f"{hint} starts by itself as soon as they are done"
+                )
             if not is_allowed(src, to, Action.MOVE):
                 raise IllegalTransition(_illegal_move(card_id, src, to))
-            if to is Status.READY and (blockers := self._blockers(cx, card_id)):
-                raise IllegalTransition(
-                    f"card {card_id} cannot be ready: it waits for "
-                    f"{', '.join(map(str, blockers))}; move it to waiting and it starts "
-                    "as soon as they are done"
-                )
             # A card sent back from review runs again with a fresh set of attempts.
             self._set_status(cx, card_id, src, to, stamp, reset_attempts=src is Status.REVIEW)
             self._transition(cx, card_id, src, to, Action.MOVE, actor, stamp)
