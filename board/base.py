@@ -16,10 +16,12 @@ from board.db import Database
 from board.status import EVENT_KIND, Action, Status, is_allowed
 from hermes.errors import NotFound
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
 
 def to_json_text(value: Any) -> str:
     """Compact JSON that keeps non-ASCII text readable in the database."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return _ENCODER.encode(value)
 
 
 class StoreBase:

@@ -8,7 +8,18 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
+
+
+@lru_cache(maxsize=1024)
+def _parsed_labels(text: str) -> tuple[str, ...]:
+    return tuple(json.loads(text))
+
+
+def _labels(text: str) -> list[str]:
+    """Decode a labels column; boards repeat the same few label sets, so memoise."""
+    return list(_parsed_labels(text))
 
 
 @dataclass(slots=True)
@@ -45,7 +56,7 @@ class Card:
     def from_row(cls, row: tuple[Any, ...]) -> Card:
         """Build from a row selected with `queries.CARD_COLUMNS`."""
         values = list(row)
-        values[6] = json.loads(values[6])
+        values[6] = _labels(values[6])
         return cls(*values)
 
     def to_json(self) -> dict[str, Any]:

@@ -24,7 +24,8 @@ def utcnow() -> datetime:
 
 def iso(moment: datetime) -> str:
     """`moment` as the board stores it: `2026-11-21T08:10:00.123456Z`."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # isoformat is several times faster than strftime, and this runs on every claim.
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def parse_iso(text: str) -> datetime:

@@ -13,7 +13,7 @@ import os
 import re
 import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 from hermes.errors import InvalidInput, StorageError
@@ -89,17 +89,13 @@ class Database:
         except sqlite3.Error as exc:
             raise _storage_error(path, exc) from exc
 
-    @contextmanager
-    def write(self) -> Iterator[sqlite3.Connection]:
+    def write(self) -> AbstractContextManager[sqlite3.Connection]:
         """A write transaction: takes the write lock first, commits or rolls back whole."""
-        with self._transaction("BEGIN IMMEDIATE") as cx:
-            yield cx
+        return self._transaction("BEGIN IMMEDIATE")
 
-    @contextmanager
-    def read(self) -> Iterator[sqlite3.Connection]:
+    def read(self) -> AbstractContextManager[sqlite3.Connection]:
         """A read transaction: one consistent snapshot across several statements."""
-        with self._transaction("BEGIN") as cx:
-            yield cx
+        return self._transaction("BEGIN")
 
     @contextmanager
     def _transaction(self, begin: str) -> Iterator[sqlite3.Connection]:

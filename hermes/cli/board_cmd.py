@@ -15,7 +15,7 @@ import typer
 
 from board import CardFilter, parse_status
 from board.clock import utcnow
-from hermes.cli.common import card_id, open_board, print_json
+from hermes.cli.common import card_id, open_board, print_json, print_json_lines
 from hermes.errors import InvalidInput
 
 board_app = typer.Typer(
@@ -135,7 +135,7 @@ def list_cards(
     with open_board() as store:
         cards = store.list_cards(where, now)
     if as_json:
-        print_json([card.to_json() for card in cards])
+        print_json_lines([card.to_json() for card in cards])
         return
     from hermes.cli.console import console
     from hermes.cli.render import card_groups

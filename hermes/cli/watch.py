@@ -22,13 +22,23 @@ from board.clock import age, utcnow
 from hermes.cli.render import STATUS_STYLE
 
 ALWAYS_SHOWN = (Status.READY, Status.RUNNING, Status.DONE)
+LIVE = (Status.RUNNING, Status.NEEDS_INPUT)
 AGE_REFRESH = 1.0
 
 
 def board_view(cards: list[Card], now: datetime, rows: int) -> RenderableType:
     """One column per status that has cards (ready, running and done always)."""
     shown = [s for s in Status if s in ALWAYS_SHOWN or any(c.status == s for c in cards)]
-    table = Table(box=box.SIMPLE_HEAD, expand=True, show_edge=False, pad_edge=False)
+    total = len(cards)
+    table = Table(
+        box=box.SIMPLE_HEAD,
+        expand=True,
+        show_edge=False,
+        pad_edge=False,
+        title=f"hermes board · {total} card{'s' if total != 1 else ''} · "
+        f"{now.astimezone():%H:%M:%S} · Ctrl-C to quit",
+        title_style="bold",
+    )
     cells: list[Text] = []
     for status in shown:
         group = [c for c in cards if c.status == status]
@@ -40,10 +50,6 @@ def board_view(cards: list[Card], now: datetime, rows: int) -> RenderableType:
         table.add_column(header, no_wrap=True, overflow="ellipsis", ratio=1)
         cells.append(_cell(group, now, rows))
     table.add_row(*cells)
-    total = len(cards)
-    table.caption = (
-        f"{total} card{'s' if total != 1 else ''} · {now.astimezone():%H:%M:%S} · Ctrl-C to quit"
-    )
     return table
 
 
@@ -56,8 +62,9 @@ def _cell(cards: list[Card], now: datetime, rows: int) -> Text:
         if index:
             text.append("\n")
         text.append(f"{card.id} ", style="bold")
+        if card.status in LIVE:  # how long it has been at it
+            text.append(f"{age(card.updated_at, now)} ", style="dim")
         text.append(card.title.splitlines()[0] if card.title.strip() else card.title)
-        text.append(f" {age(card.updated_at, now)}", style="dim")
     return text
 
 

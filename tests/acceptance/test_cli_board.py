@@ -14,20 +14,57 @@ from board.clock import parse_iso, utcnow
 from tests.conftest import Cli, add
 
 CARD_KEYS = [
-    "id", "title", "body", "status", "profile", "priority", "labels", "depends_on",
-    "dependents", "blocked_by", "parent_id", "source", "key", "not_before", "repo", "base",
-    "branch", "worktree", "attempts", "max_attempts", "timeout", "result", "created_at",
+    "id",
+    "title",
+    "body",
+    "status",
+    "profile",
+    "priority",
+    "labels",
+    "depends_on",
+    "dependents",
+    "blocked_by",
+    "parent_id",
+    "source",
+    "key",
+    "not_before",
+    "repo",
+    "base",
+    "branch",
+    "worktree",
+    "attempts",
+    "max_attempts",
+    "timeout",
+    "result",
+    "created_at",
     "updated_at",
-]  # fmt: skip
+]
 RUN_KEYS = {
-    "id", "attempt", "worker", "host", "pid", "started_at", "heartbeat_at", "ended_at",
-    "outcome", "exit_code", "error", "tokens_in", "tokens_out", "cost_usd",
-}  # fmt: skip
+    "id",
+    "attempt",
+    "worker",
+    "host",
+    "pid",
+    "started_at",
+    "heartbeat_at",
+    "ended_at",
+    "outcome",
+    "exit_code",
+    "error",
+    "tokens_in",
+    "tokens_out",
+    "cost_usd",
+}
 
 
 def git(cwd: Path, *args: str) -> str:
-    env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@x", "GIT_COMMITTER_NAME": "t",
-           "GIT_COMMITTER_EMAIL": "t@x", "PATH": "/usr/bin:/bin"}  # fmt: skip
+    env = {
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@x",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@x",
+        "PATH": "/usr/bin:/bin",
+    }
     out = subprocess.run(
         ["git", *args], cwd=cwd, env=env, capture_output=True, text=True, check=True
     )
@@ -53,10 +90,26 @@ def test_add_prints_the_id_alone(cli: Cli) -> None:
 
 def test_add_json_is_the_contract_card(cli: Cli) -> None:
     card = cli(
-        "board", "add", "Ship it", "--no-repo", "--body", "details", "--profile", "shell",
-        "--priority", "4", "--label", "ops", "--label", "db", "--max-attempts", "5",
-        "--timeout", "90", "--json",
-    ).json()  # fmt: skip
+        "board",
+        "add",
+        "Ship it",
+        "--no-repo",
+        "--body",
+        "details",
+        "--profile",
+        "shell",
+        "--priority",
+        "4",
+        "--label",
+        "ops",
+        "--label",
+        "db",
+        "--max-attempts",
+        "5",
+        "--timeout",
+        "90",
+        "--json",
+    ).json()
     assert list(card) == CARD_KEYS
     assert card["title"] == "Ship it" and card["body"] == "details"
     assert (card["profile"], card["priority"], card["labels"]) == ("shell", 4, ["ops", "db"])
@@ -223,8 +276,16 @@ def test_human_list_groups_by_status(cli: Cli) -> None:
 def test_human_show_is_readable(cli: Cli) -> None:
     add(cli, "Write the parser", "--body", "Use a recursive descent parser.", "--label", "x")
     out = cli("board", "show", "1").out
-    for text in ("card 1", "Write the parser", "ready", "Use a recursive descent parser.",
-                 "events", "created", "attempts", "0/2"):  # fmt: skip
+    for text in (
+        "card 1",
+        "Write the parser",
+        "ready",
+        "Use a recursive descent parser.",
+        "events",
+        "created",
+        "attempts",
+        "0/2",
+    ):
         assert text in out, text
 
 
@@ -244,7 +305,8 @@ def test_board_add_does_not_import_heavy_modules(hermes_home: Path) -> None:
     script = (
         "import sys; from hermes.cli import main; "
         "code = main(['board', 'add', 'x', '--no-repo']); "
-        "heavy = ('litellm', 'openai', 'sqlalchemy', 'sqlmodel', 'rich', 'git', 'pydantic', 'yaml'); "
+        "heavy = ('litellm', 'openai', 'sqlalchemy', 'sqlmodel', 'rich', 'git', 'pydantic', "
+        "'yaml'); "
         "print(code, sorted(m for m in heavy if m in sys.modules), file=sys.stderr)"
     )
     runs = [

@@ -83,8 +83,12 @@ def test_complete_records_result_and_usage(store: Store) -> None:
     assert (detail.card.status, detail.card.result) == ("done", "all green")
     run = detail.runs[0]
     assert (run.outcome, run.exit_code, run.tokens_in, run.tokens_out, run.cost_usd) == (
-        "done", 0, 1200, 300, 0.0042,
-    )  # fmt: skip
+        "done",
+        0,
+        1200,
+        300,
+        0.0042,
+    )
     assert run.ended_at == iso(T0 + timedelta(seconds=3))
     assert store.stats(T0)["runs"]["by_profile"]["shell"]["cost_usd"] == 0.0042
 

@@ -74,7 +74,7 @@ def test_profile_names_cannot_escape_the_directory(user_dir: Path, name: str) ->
         ("runner: [\n", "not valid YAML at line 2"),
         ("- runner\n", "expected a mapping of fields"),
     ],
-)  # fmt: skip
+)
 def test_invalid_profiles_name_file_field_and_fix(user_dir: Path, text: str, expected: str) -> None:
     path = write(user_dir, "broken", text)
     with pytest.raises(ProfileError) as caught:

@@ -21,9 +21,16 @@ from hermes.errors import InvalidInput
 
 def test_statuses_are_exactly_the_contracts() -> None:
     assert [s.value for s in Status] == [
-        "backlog", "waiting", "ready", "running", "needs_input", "review",
-        "done", "failed", "cancelled",
-    ]  # fmt: skip
+        "backlog",
+        "waiting",
+        "ready",
+        "running",
+        "needs_input",
+        "review",
+        "done",
+        "failed",
+        "cancelled",
+    ]
 
 
 def test_every_status_is_reachable_from_creation() -> None:
