@@ -142,7 +142,7 @@ def main() -> None:
     parser.add_argument("--dir", type=Path, default=None, help="where to put the databases")
     parser.add_argument("--keep", action="store_true", help="keep the databases afterwards")
     opts = parser.parse_args()
-    n, rounds = (300, 1) if opts.quick else (1000, 3)
+    n, rounds = (300, 1) if opts.quick else (1000, 5)
     big = 10_000 if opts.quick else 100_000
     workdir = Path(tempfile.mkdtemp(prefix="hermes-bench-", dir=opts.dir))
     hermes = [sys.executable, "-m", "hermes"]
