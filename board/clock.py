@@ -59,8 +59,17 @@ def parse_when(text: str, now: datetime) -> datetime:
 
 def age(since: str, now: datetime) -> str:
     """How long ago `since` was, compactly (`42s`, `5m`, `3h`, `2d`), for tables."""
-    seconds = max(0, int((now - parse_iso(since)).total_seconds()))
+    return _compact((now - parse_iso(since)).total_seconds())
+
+
+def until(moment: str, now: datetime) -> str:
+    """How long until `moment`, compactly, for tables."""
+    return _compact((parse_iso(moment) - now).total_seconds())
+
+
+def _compact(seconds: float) -> str:
+    whole = max(0, int(seconds))
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"
+        if whole >= size:
+            return f"{whole // size}{unit}"
+    return f"{whole}s"

@@ -12,14 +12,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from rich import box
 from rich.console import Group, RenderableType
-from rich.markup import escape
 from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
 from board import Card, CardDetail, Status
-from board.clock import age
+from board.clock import age, parse_iso, until
 from profiles import Profile, is_builtin
 
 STATUS_STYLE: dict[str, str] = {
@@ -52,47 +52,51 @@ def _ids(ids: Iterable[int]) -> str:
     return ", ".join(str(i) for i in ids) or "-"
 
 
+def _waiting_for(card: Card, now: datetime) -> Text:
+    """What holds a card back: unfinished dependencies, or a start time still ahead."""
+    if card.blocked_by:
+        return Text(_ids(card.blocked_by), style="yellow")
+    if card.not_before and card.status == Status.READY and parse_iso(card.not_before) > now:
+        return Text(f"in {until(card.not_before, now)}", style="cyan")
+    return Text("")
+
+
 def card_groups(cards: list[Card], now: datetime, limit: int | None) -> RenderableType:
-    """`board list`: one table per status, in the state machine's order."""
+    """`board list`: one table, a section per status in the state machine's order."""
     if not cards:
         return Text("No cards. Add one with: hermes board add 'What needs doing'", style="dim")
-    parts: list[RenderableType] = []
-    for status in Status:
-        group = [card for card in cards if card.status == status]
-        if not group:
-            continue
+    table = Table(pad_edge=False, show_edge=False, box=box.SIMPLE_HEAD)
+    # Only the title gives way on a narrow terminal; the small columns keep their width.
+    table.add_column("ID", justify="right", style="bold", no_wrap=True, min_width=3)
+    table.add_column("Title", overflow="ellipsis", no_wrap=True, min_width=12)
+    table.add_column("Profile", no_wrap=True, min_width=7)
+    table.add_column("Pri", justify="right", no_wrap=True, min_width=3)
+    table.add_column("Age", justify="right", no_wrap=True, min_width=3)
+    table.add_column("Waiting for", no_wrap=True, min_width=11)
+    table.add_column("Labels", style="dim", no_wrap=True, overflow="ellipsis", max_width=16)
+    groups = [(s, [c for c in cards if c.status == s]) for s in Status]
+    groups = [(status, group) for status, group in groups if group]
+    for number, (status, group) in enumerate(groups):
         group.sort(key=lambda c: (-c.priority, c.id))
         shown = group if limit is None else group[:limit]
-        title = Text.assemble(status_text(status.value), f"  {len(group)}")
-        table = Table(title=title, title_justify="left", expand=False, pad_edge=False)
-        table.add_column("ID", justify="right", style="bold")
-        table.add_column("Title", overflow="ellipsis", no_wrap=True, max_width=60)
-        table.add_column("Profile")
-        table.add_column("Pri", justify="right")
-        table.add_column("Age", justify="right")
-        table.add_column("Blocked by")
-        table.add_column("Labels", style="dim")
+        heading = Text.assemble(status_text(status.value), (f" {len(group)}", "dim"))
+        table.add_row("", heading)
         for card in shown:
-            table.add_row(
+            table.add_row(  # user text goes in as Text: rich must not read it as markup
                 str(card.id),
-                card.title.splitlines()[0] if card.title.strip() else card.title,
-                card.profile,
+                Text(card.title.splitlines()[0] if card.title.strip() else card.title),
+                Text(card.profile),
                 str(card.priority) if card.priority else "",
                 age(card.created_at, now),
-                Text(_ids(card.blocked_by), style="yellow") if card.blocked_by else "",
-                ", ".join(card.labels),
+                _waiting_for(card, now),
+                Text(", ".join(card.labels)),
             )
-        parts.append(table)
         if len(group) > len(shown):
-            more = len(group) - len(shown)
-            parts.append(
-                Text(
-                    f"  … {more} more {status.value} cards "
-                    f"(hermes board list --status {status.value} --limit 0)",
-                    style="dim",
-                )
-            )
-    return Group(*parts)
+            more = f"… {len(group) - len(shown)} more (--status {status.value} --limit 0)"
+            table.add_row("", Text(more, style="dim"))
+        if number < len(groups) - 1:
+            table.add_row()
+    return table
 
 
 def _field_grid(pairs: list[tuple[str, RenderableType | str]]) -> Table:
@@ -100,8 +104,16 @@ def _field_grid(pairs: list[tuple[str, RenderableType | str]]) -> Table:
     grid.add_column(style="bold")
     grid.add_column()
     for label, value in pairs:
-        grid.add_row(label, value)
+        grid.add_row(label, Text(value) if isinstance(value, str) else value)  # not markup
     return grid
+
+
+def clock_time(stamp: str, now: datetime) -> str:
+    """A stored time as local wall-clock time; the date only when it is not today."""
+    moment = parse_iso(stamp).astimezone()
+    if moment.date() == now.astimezone().date():
+        return f"{moment:%H:%M:%S}"
+    return f"{moment:%Y-%m-%d %H:%M:%S}"
 
 
 def card_detail(detail: CardDetail, now: datetime) -> RenderableType:
@@ -124,80 +136,78 @@ def card_detail(detail: CardDetail, now: datetime) -> RenderableType:
         fields.append(("branch", f"{card.branch or '-'}  worktree {card.worktree or '-'}"))
     if card.parent_id is not None:
         fields.append(("parent", str(card.parent_id)))
-    if card.not_before:
-        fields.append(("not before", card.not_before))
+    if card.not_before and parse_iso(card.not_before) > now:
+        fields.append(("starts", f"in {until(card.not_before, now)} ({card.not_before})"))
     fields += [
         ("depends on", _ids(card.depends_on)),
         ("dependents", _ids(card.dependents)),
-        ("created", f"{card.created_at} ({age(card.created_at, now)} ago)"),
-        ("updated", f"{card.updated_at} ({age(card.updated_at, now)} ago)"),
     ]
     if card.blocked_by:
         fields.append(("blocked by", Text(_ids(card.blocked_by), style="yellow")))
+    fields += [
+        ("created", f"{card.created_at} ({age(card.created_at, now)} ago)"),
+        ("updated", f"{card.updated_at} ({age(card.updated_at, now)} ago)"),
+    ]
+    last = detail.runs[-1] if detail.runs else None
+    if last is not None and last.error and last.outcome != "running":
+        fields.append(("last error", Text(last.error, style="red")))
     parts: list[RenderableType] = [head, _field_grid(fields)]
     if card.body:
         parts += [Text("\nbody", style="bold"), Padding(Text(card.body), (0, 0, 0, 2))]
     if card.result:
         parts += [Text("\nresult", style="bold"), Padding(Text(card.result), (0, 0, 0, 2))]
     if detail.runs:
-        parts += [Text(""), _runs_table(detail)]
-    parts += [Text(""), _events_table(detail)]
+        parts += [Text("\nruns", style="bold"), _runs_view(detail, now)]
+    parts += [Text("\nevents", style="bold"), _events_view(detail, now)]
     return Group(*parts)
 
 
-def _runs_table(detail: CardDetail) -> Table:
-    table = Table(title="runs", title_justify="left")
-    for name in (
-        "run",
-        "attempt",
-        "outcome",
-        "worker",
-        "pid",
-        "started",
-        "ended",
-        "exit",
-        "tokens in/out",
-        "cost",
-        "error",
-    ):
-        table.add_column(name)
+def _runs_view(detail: CardDetail, now: datetime) -> Table:
+    """One line per run (attempt, outcome, who, when, usage), its error under it."""
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(justify="right", style="bold")
+    grid.add_column(overflow="fold")
     for run in detail.runs:
-        tokens = f"{run.tokens_in}/{run.tokens_out}" if run.tokens_in is not None else "-"
-        table.add_row(
-            str(run.id),
-            str(run.attempt),
-            Text(run.outcome, style=OUTCOME_STYLE.get(run.outcome, "")),
-            run.worker or "-",
-            str(run.pid) if run.pid is not None else "-",
-            run.started_at,
-            run.ended_at or "-",
-            str(run.exit_code) if run.exit_code is not None else "-",
-            tokens,
-            f"${run.cost_usd:.4f}" if run.cost_usd is not None else "-",
-            Text(run.error or "", style="red"),
+        line = Text.assemble(
+            f"attempt {run.attempt}  ",
+            (run.outcome, OUTCOME_STYLE.get(run.outcome, "")),
+            f" (exit {run.exit_code})" if run.exit_code is not None else "",
+            f"  {run.worker or '?'}" + (f"@{run.host}" if run.host else ""),
+            f" pid {run.pid}" if run.pid is not None else "",
+            f"  {clock_time(run.started_at, now)} → "
+            + (clock_time(run.ended_at, now) if run.ended_at else "now"),
         )
-    return table
+        if run.tokens_in is not None:
+            line.append(f"  tokens {run.tokens_in:,} in / {run.tokens_out or 0:,} out")
+        if run.cost_usd is not None:
+            line.append(f"  ${run.cost_usd:.4f}")
+        if run.error:
+            line.append(f"\n{run.error}", style="red")
+        grid.add_row(f"run {run.id}", line)
+    return grid
 
 
-def _events_table(detail: CardDetail) -> Table:
-    table = Table(title="events", title_justify="left")
-    table.add_column("at")
-    table.add_column("kind", style="bold")
-    table.add_column("actor")
-    table.add_column("details", overflow="fold")
+def _events_view(detail: CardDetail, now: datetime) -> Table:
+    """One line per event: time, kind, who, and what changed."""
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(style="dim", no_wrap=True)
+    grid.add_column(style="bold", no_wrap=True)
+    grid.add_column(no_wrap=True)
+    grid.add_column(overflow="fold")
     for event in detail.events:
         data = dict(event.data)
-        change = ""
+        change = Text("")
         if "to" in data:
             src, dst = data.pop("from", None), data.pop("to")
-            change = f"{src} → {dst}  " if src else f"→ {dst}  "
-        rest = " ".join(
-            f"{k}={json.dumps(v, ensure_ascii=False)}"
+            change = Text.assemble(f"{src} → " if src else "→ ", status_text(dst), "  ")
+        rest = "  ".join(
+            f"{k}={v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)}"
             for k, v in data.items()
             if v not in (None, [], {})
         )
-        table.add_row(event.at, event.kind, event.actor, escape(change + rest))
-    return table
+        change.append(rest)
+        grid.add_row(clock_time(event.at, now), Text(event.kind), Text(event.actor), change)
+    return grid
 
 
 def stats_view(stats: dict[str, Any]) -> RenderableType:
@@ -208,7 +218,7 @@ def stats_view(stats: dict[str, Any]) -> RenderableType:
     for status in statuses:
         cards.add_column(status_text(status), justify="right")
     for profile, counts in sorted(stats["by_profile"].items()):
-        cards.add_row(profile, *(str(counts.get(s, "")) for s in statuses))
+        cards.add_row(Text(profile), *(str(counts.get(s, "")) for s in statuses))
     oldest = stats["oldest_ready_age_seconds"]
     parts: list[RenderableType] = [cards]
     if oldest is not None:
@@ -220,7 +230,7 @@ def stats_view(stats: dict[str, Any]) -> RenderableType:
         outcomes = ", ".join(f"{k} {v}" for k, v in sorted(entry["by_outcome"].items()))
         cost = entry["cost_usd"]
         runs.add_row(
-            profile,
+            Text(profile),
             str(entry["runs"]),
             outcomes,
             str(entry["tokens_in"]),

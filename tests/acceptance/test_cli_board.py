@@ -269,7 +269,7 @@ def test_human_list_groups_by_status(cli: Cli) -> None:
     add(cli, "Someday", "--backlog")
     out = cli("board", "list").out
     assert out.index("backlog") < out.index("waiting") < out.index("ready")
-    for text in ("Write the parser", "Wire the CLI", "Someday", "shell", "cli", "Blocked by"):
+    for text in ("Write the parser", "Wire the CLI", "Someday", "shell", "cli", "Waiting for"):
         assert text in out
 
 
@@ -315,3 +315,19 @@ def test_board_add_does_not_import_heavy_modules(hermes_home: Path) -> None:
     ]
     first = "0 ['pydantic', 'sqlalchemy', 'sqlmodel', 'yaml']"  # creates the board, validates
     assert [run.stderr.strip() for run in runs] == [first, "0 []"]
+
+
+def test_user_text_is_never_read_as_markup(cli: Cli, db_url: str) -> None:
+    """Titles like `[/]` once crashed rich; every view must print them literally."""
+    title = "Fix [/] and [bold]weird[/bold] markup"
+    card = add(cli, title, "--label", "[red]x", "--body", "[/]")
+    with open_store(db_url) as store:
+        claim = store.claim(utcnow(), 60, worker="[/]")
+        assert claim and store.fail(claim.run_id, utcnow(), "[/] broke", exit_code=1)
+        store.comment(card, "[/i]", utcnow(), actor="[b]")
+    for args in (["board", "list"], ["board", "show", str(card)], ["board", "stats"]):
+        result = cli(*args)
+        assert result.code == 0, result.err
+    assert title in cli("board", "show", str(card)).out
+    assert "[/] broke" in cli("board", "show", str(card)).out
+    assert "[red]x" in cli("board", "list").out

@@ -64,10 +64,11 @@ class Terminal:
 def test_watch_draws_columns_and_follows_changes(db_url: str, hermes_home: Path) -> None:
     with open_store(db_url) as store:
         store.add_card(NewCard("Generate fixtures", "shell", 3), utcnow())
-        store.add_card(NewCard("Parked idea", "shell", 3, backlog=True), utcnow())
+        store.add_card(NewCard("Parked [/] idea", "shell", 3, backlog=True), utcnow())
     term = Terminal([sys.executable, "-m", "hermes", "board", "watch", "--interval", "0.05"])
     try:
         assert term.wait_for("Generate fixtures"), term.text()[-2000:]
+        assert term.wait_for("Parked [/] idea"), term.text()[-2000:]  # literal, not markup
         for header in ("backlog 1", "ready 1", "running 0", "done 0"):
             assert term.wait_for(header), header
         with open_store(db_url) as store:
