@@ -123,12 +123,13 @@ def _run_totals(rows: list[tuple[Any, ...]]) -> dict[str, Any]:
     for profile, outcome, n, tokens_in, tokens_out, cost in rows:
         entry = profiles.setdefault(
             profile,
-            {"runs": 0, "by_outcome": {}, "tokens_in": 0, "tokens_out": 0, "cost_usd": None},
+            {"runs": 0, "by_outcome": {}, "tokens_in": None, "tokens_out": None, "cost_usd": None},
         )
         entry["runs"] += n
         entry["by_outcome"][outcome] = n
-        entry["tokens_in"] += tokens_in or 0
-        entry["tokens_out"] += tokens_out or 0
+        for key, value in (("tokens_in", tokens_in), ("tokens_out", tokens_out)):
+            if value is not None:  # null until some run reports usage (agents do)
+                entry[key] = (entry[key] or 0) + value
         if cost is not None:
             entry["cost_usd"] = round((entry["cost_usd"] or 0.0) + cost, 6)
         by_outcome[outcome] = by_outcome.get(outcome, 0) + n

@@ -25,7 +25,9 @@ board_app = typer.Typer(
 dep_app = typer.Typer(help="Add or remove dependencies between cards.", no_args_is_help=True)
 board_app.add_typer(dep_app, name="dep")
 
-CardId = Annotated[int, typer.Argument(parser=card_id, help="Card id (12, #12 or card-12).")]
+CardId = Annotated[
+    int, typer.Argument(parser=card_id, metavar="ID", help="Card id (12, #12 or card-12).")
+]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document instead.")]
 
 
@@ -46,40 +48,58 @@ def _read_body(body: str | None, body_file: str | None) -> str:
 
 @board_app.command("add")
 def add(
-    title: Annotated[str, typer.Argument(help="What the card is about, in one line.")],
-    body: Annotated[str | None, typer.Option(help="The card's full instructions.")] = None,
-    body_file: Annotated[
-        str | None, typer.Option("--body-file", help="Read the body from PATH, or - for stdin.")
+    title: Annotated[
+        str, typer.Argument(metavar="TITLE", help="What the card is about, in one line.")
+    ],
+    body: Annotated[
+        str | None, typer.Option(metavar="TEXT", help="The card's full instructions.")
     ] = None,
-    profile: Annotated[str, typer.Option(help="Profile that works the card.")] = "default",
+    body_file: Annotated[
+        str | None,
+        typer.Option(
+            "--body-file", metavar="PATH", help="Read the body from PATH, or - for stdin."
+        ),
+    ] = None,
+    profile: Annotated[
+        str, typer.Option(metavar="NAME", help="Profile that works the card.")
+    ] = "default",
     after: Annotated[
-        list[str] | None, typer.Option(help="Start only after card ID is done (repeatable).")
+        list[str] | None,
+        typer.Option(metavar="ID", help="Start only after card ID is done (repeatable)."),
     ] = None,
     priority: Annotated[int, typer.Option(help="Higher runs first.")] = 0,
     repo: Annotated[
-        Path | None, typer.Option(help="Git repository to work in (default: the current one).")
+        Path | None,
+        typer.Option(metavar="PATH", help="Git repository to work in (default: the current one)."),
     ] = None,
     no_repo: Annotated[
         bool, typer.Option("--no-repo", help="Work in a scratch directory, not a git worktree.")
     ] = False,
     base: Annotated[
-        str | None, typer.Option(help="Branch or commit to start from (default: checked out).")
+        str | None,
+        typer.Option(metavar="REF", help="Branch or commit to start from (default: checked out)."),
     ] = None,
-    label: Annotated[list[str] | None, typer.Option(help="A label (repeatable).")] = None,
+    label: Annotated[
+        list[str] | None, typer.Option(metavar="TEXT", help="A label (repeatable).")
+    ] = None,
     max_attempts: Annotated[
-        int | None, typer.Option(help="Attempts before the card fails (default: profile's).")
+        int | None,
+        typer.Option(metavar="N", help="Attempts before the card fails (default: profile's)."),
     ] = None,
     timeout: Annotated[
-        float | None, typer.Option(help="Seconds per attempt (default: profile's).")
+        float | None,
+        typer.Option(metavar="SECONDS", help="Seconds per attempt (default: profile's)."),
     ] = None,
     backlog: Annotated[
         bool, typer.Option("--backlog", help="Park the card; it runs only once moved.")
     ] = False,
     at: Annotated[
-        str | None, typer.Option(help="Not before this time: ISO 8601 or +30s, +10m, +2h.")
+        str | None,
+        typer.Option(metavar="WHEN", help="Not before this time: ISO 8601 or +30s, +10m, +2h."),
     ] = None,
     key: Annotated[
-        str | None, typer.Option(help="Idempotency key: an existing card with it is reused.")
+        str | None,
+        typer.Option(metavar="KEY", help="Idempotency key: an existing card with it is reused."),
     ] = None,
     as_json: JsonFlag = False,
 ) -> None:
@@ -114,10 +134,15 @@ def add(
 @board_app.command("list")
 def list_cards(
     status: Annotated[
-        list[str] | None, typer.Option(help="Only cards in this status (repeatable).")
+        list[str] | None,
+        typer.Option(metavar="STATUS", help="Only cards in this status (repeatable)."),
     ] = None,
-    profile: Annotated[str | None, typer.Option(help="Only cards of this profile.")] = None,
-    label: Annotated[str | None, typer.Option(help="Only cards with this label.")] = None,
+    profile: Annotated[
+        str | None, typer.Option(metavar="NAME", help="Only cards of this profile.")
+    ] = None,
+    label: Annotated[
+        str | None, typer.Option(metavar="TEXT", help="Only cards with this label.")
+    ] = None,
     show_all: Annotated[
         bool, typer.Option("--all", help="Include done/cancelled cards older than a day.")
     ] = False,
@@ -160,7 +185,7 @@ def show(card: CardId, as_json: JsonFlag = False) -> None:
 @dep_app.command("add")
 def dep_add(
     card: CardId,
-    on: Annotated[str, typer.Option("--on", help="The card it must wait for.")],
+    on: Annotated[str, typer.Option("--on", metavar="OTHER", help="The card it must wait for.")],
 ) -> None:
     """Make card ID depend on card OTHER (cycles are refused)."""
     other = card_id(on)
@@ -174,7 +199,9 @@ def dep_add(
 @dep_app.command("rm")
 def dep_rm(
     card: CardId,
-    on: Annotated[str, typer.Option("--on", help="The card it should no longer wait for.")],
+    on: Annotated[
+        str, typer.Option("--on", metavar="OTHER", help="The card it should no longer wait for.")
+    ],
 ) -> None:
     """Remove the dependency of card ID on card OTHER."""
     other = card_id(on)
@@ -187,7 +214,9 @@ def dep_rm(
 @board_app.command("move")
 def move(
     card: CardId,
-    status: Annotated[str, typer.Argument(help="The status to move the card to.")],
+    status: Annotated[
+        str, typer.Argument(metavar="STATUS", help="The status to move the card to.")
+    ],
 ) -> None:
     """Move a card by hand (e.g. backlog -> ready, review -> done)."""
     target = parse_status(status)
@@ -218,7 +247,7 @@ def retry(card: CardId) -> None:
 @board_app.command("comment")
 def comment(
     card: CardId,
-    text: Annotated[str, typer.Argument(help="The comment.")],
+    text: Annotated[str, typer.Argument(metavar="TEXT", help="The comment.")],
 ) -> None:
     """Add a comment to a card's history (agents see comments)."""
     with open_board() as store:

@@ -48,6 +48,10 @@ def status_text(status: str) -> Text:
     return Text(status, style=STATUS_STYLE.get(status, ""))
 
 
+def _count(value: int | None) -> str:
+    return "-" if value is None else f"{value:,}"
+
+
 def _ids(ids: Iterable[int]) -> str:
     return ", ".join(str(i) for i in ids) or "-"
 
@@ -233,8 +237,8 @@ def stats_view(stats: dict[str, Any]) -> RenderableType:
             Text(profile),
             str(entry["runs"]),
             outcomes,
-            str(entry["tokens_in"]),
-            str(entry["tokens_out"]),
+            _count(entry["tokens_in"]),
+            _count(entry["tokens_out"]),
             f"${cost:.4f}" if cost is not None else "-",
         )
     parts.append(runs)

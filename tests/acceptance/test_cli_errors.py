@@ -71,7 +71,7 @@ BAD_INPUTS = [
     (["board", "move", "2", "doing"], "unknown status 'doing'"),
     (["board", "move", "1", "running"], "cannot move card 1 from done to running"),
     (["board", "move", "3", "ready"], "card 3 cannot be ready: it waits for 2"),
-    (["board", "move", "2"], "missing argument 'status'"),
+    (["board", "move", "2"], "missing argument 'STATUS'"),
     (["board", "cancel", "1"], "card 1 is already done"),
     (["board", "retry", "2"], "only failed or cancelled cards can be retried"),
     (["board", "comment", "2", " "], "the comment is empty"),
