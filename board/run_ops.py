@@ -202,24 +202,9 @@ class RunCommands(StoreBase):
     def pause(self, run_id: int, now: datetime, request: dict[str, object]) -> bool:
         """The worker waits for a human (an approval or a question): the card shows
         `needs_input` with the request in its event; the run keeps its lease."""
-        stamp = iso(now)
-        with self._db.write() as cx:
-            live = self._live_run(cx, run_id)
-            if live is None or live.status is not Status.RUNNING:
-                return False
-            self._set_run_status(cx, live, run_id, Status.NEEDS_INPUT, stamp)
-            self._transition(
-                cx,
-                live.card_id,
-                Status.RUNNING,
-                Status.NEEDS_INPUT,
-                Action.PAUSE,
-                f"run:{run_id}",
-                stamp,
-                request,
-                run_id,
-            )
-        return True
+        return self._switch(
+            run_id, now, Status.RUNNING, Status.NEEDS_INPUT, Action.PAUSE, f"run:{run_id}", request
+        )
 
     def resume(
         self,
@@ -232,23 +217,39 @@ class RunCommands(StoreBase):
     ) -> bool:
         """A human answered: the paused card runs again; `kind` names the answer
         (`approved`, `rejected`, `resumed`), `answer` is what the worker receives."""
+        return self._switch(
+            run_id, now, Status.NEEDS_INPUT, Status.RUNNING, Action.RESUME, actor, answer, kind
+        )
+
+    def _switch(
+        self,
+        run_id: int,
+        now: datetime,
+        src: Status,
+        dst: Status,
+        action: Action,
+        actor: str,
+        data: dict[str, object],
+        kind: str | None = None,
+    ) -> bool:
+        """Move a live run's card between running and needs_input; False if fenced off."""
         stamp = iso(now)
         with self._db.write() as cx:
             live = self._live_run(cx, run_id)
-            if live is None or live.status is not Status.NEEDS_INPUT:
+            if live is None or live.status is not src:
                 return False
-            self._set_run_status(cx, live, run_id, Status.RUNNING, stamp)
+            cx.execute(
+                q.SET_RUN_CARD_STATUS,
+                {
+                    "to": dst.value,
+                    "now": stamp,
+                    "card_id": live.card_id,
+                    "run_id": run_id,
+                    "from": src.value,
+                },
+            )
             self._transition(
-                cx,
-                live.card_id,
-                Status.NEEDS_INPUT,
-                Status.RUNNING,
-                Action.RESUME,
-                actor,
-                stamp,
-                answer,
-                run_id,
-                kind=kind,
+                cx, live.card_id, src, dst, action, actor, stamp, data, run_id, kind=kind
             )
         return True
 
@@ -285,20 +286,6 @@ class RunCommands(StoreBase):
                 "to": to.value,
                 "result": result,
                 "not_before": not_before,
-                "now": now,
-                "card_id": live.card_id,
-                "run_id": run_id,
-                "from": live.status.value,
-            },
-        )
-
-    def _set_run_status(
-        self, cx: sqlite3.Connection, live: _LiveRun, run_id: int, to: Status, now: str
-    ) -> None:
-        cx.execute(
-            q.SET_RUN_CARD_STATUS,
-            {
-                "to": to.value,
                 "now": now,
                 "card_id": live.card_id,
                 "run_id": run_id,
