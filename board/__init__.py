@@ -5,7 +5,18 @@ change, in SQLite (PostgreSQL later). Everything else either creates cards or wo
 them, and talks to the rest of the system only through this package.
 """
 
-from board.cards import Card, CardDetail, CardFilter, Claim, Event, NewCard, Run, Usage
+from board.cards import (
+    Card,
+    CardDetail,
+    CardFilter,
+    Claim,
+    DispatcherInfo,
+    Event,
+    LiveRun,
+    NewCard,
+    Run,
+    Usage,
+)
 from board.run_ops import Backoff
 from board.status import FINISHED, TRANSITIONS, Action, Status, parse_status
 from board.store import Store, open_store
@@ -19,7 +30,9 @@ __all__ = [
     "CardDetail",
     "CardFilter",
     "Claim",
+    "DispatcherInfo",
     "Event",
+    "LiveRun",
     "NewCard",
     "Run",
     "Status",

@@ -109,9 +109,10 @@ class Run:
     tokens_in: int | None
     tokens_out: int | None
     cost_usd: float | None
+    runner_pid: int | None = None
 
     def to_json(self) -> dict[str, Any]:
-        """The contract's run object (plus `lease_expires_at`)."""
+        """The contract's run object (plus `lease_expires_at` and `runner_pid`)."""
         return {
             "id": self.id,
             "attempt": self.attempt,
@@ -128,6 +129,42 @@ class Run:
             "tokens_in": self.tokens_in,
             "tokens_out": self.tokens_out,
             "cost_usd": self.cost_usd,
+            "runner_pid": self.runner_pid,
+        }
+
+
+@dataclass(slots=True)
+class LiveRun:
+    """A run whose worker holds the lease, with what the dispatcher needs to know of it."""
+
+    run: Run
+    status: str
+    profile: str
+    title: str
+
+
+@dataclass(slots=True)
+class DispatcherInfo:
+    """A dispatcher registered on the board (`stopped_at` is None while it runs)."""
+
+    id: str
+    host: str
+    pid: int
+    concurrency: int
+    started_at: str
+    heartbeat_at: str
+    stopped_at: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        """Every field, as `dispatcher status --json` shows it."""
+        return {
+            "id": self.id,
+            "host": self.host,
+            "pid": self.pid,
+            "concurrency": self.concurrency,
+            "started_at": self.started_at,
+            "heartbeat_at": self.heartbeat_at,
+            "stopped_at": self.stopped_at,
         }
 
 

@@ -133,8 +133,28 @@ def _initial() -> MetaData:
     return md
 
 
+def _dispatch(dialect: str) -> list[str]:
+    """0002: the runner's process group on runs, and the dispatcher registry."""
+    from sqlalchemy import Column, Integer, MetaData, String, Table
+
+    md = MetaData()
+    Table(
+        "dispatchers",
+        md,
+        Column("id", String, primary_key=True),
+        Column("host", String, nullable=False),
+        Column("pid", Integer, nullable=False),
+        Column("concurrency", Integer, nullable=False),
+        Column("started_at", String, nullable=False),
+        Column("heartbeat_at", String, nullable=False),
+        Column("stopped_at", String),
+    )
+    return ["ALTER TABLE runs ADD COLUMN runner_pid INTEGER", *ddl(md, dialect)]
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration("0001_initial", lambda dialect: ddl(_initial(), dialect)),
+    Migration("0002_dispatch", _dispatch),
 )
 MIGRATION_NAMES: tuple[str, ...] = tuple(m.name for m in MIGRATIONS)
 

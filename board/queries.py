@@ -21,7 +21,7 @@ CARD_COLUMNS = (
 )
 RUN_COLUMNS = (
     "id, card_id, attempt, worker, host, pid, started_at, heartbeat_at, lease_expires_at, "
-    "ended_at, outcome, exit_code, error, tokens_in, tokens_out, cost_usd"
+    "ended_at, outcome, exit_code, error, tokens_in, tokens_out, cost_usd, runner_pid"
 )
 
 # -- cards ---------------------------------------------------------------------------
@@ -112,7 +112,7 @@ ORDER BY priority DESC, id
 LIMIT 1
 RETURNING id, card_id, attempt
 """
-CLAIM_PROFILE_FILTER = " AND profile IN ({names})"
+CLAIM_PROFILE_FILTER = " AND profile NOT IN ({names})"
 
 CLAIM_CARD = """
 UPDATE cards SET status = 'running', attempts = :attempt, run_id = :run_id, updated_at = :now
@@ -151,6 +151,58 @@ WHERE id = :run_id AND outcome = 'running'
 """
 
 CURRENT_RUN = "SELECT run_id FROM cards WHERE id = :id"
+
+# -- the worker's own writes (fenced: only while its run is live) --------------------
+
+START_RUN = """
+UPDATE runs SET pid = :pid, host = :host, heartbeat_at = :now
+WHERE id = :run_id AND outcome = 'running'
+"""
+SET_RUNNER = "UPDATE runs SET runner_pid = :runner_pid WHERE id = :run_id AND outcome = 'running'"
+SET_WORKSPACE = """
+UPDATE cards SET branch = :branch, worktree = :worktree, updated_at = :now
+WHERE id = :card_id AND run_id = :run_id
+"""
+CLEAR_WORKTREE = "UPDATE cards SET worktree = NULL, updated_at = :now WHERE id = :id"
+
+# A release (the dispatcher stopping) gives the attempt back: it was not the card's fault.
+RELEASE_CARD = """
+UPDATE cards SET status = 'ready', attempts = attempts - 1, run_id = NULL, updated_at = :now
+WHERE id = :card_id AND run_id = :run_id AND status = :from
+"""
+
+# -- what the dispatcher watches -----------------------------------------------------
+
+LIVE_RUNS = f"""
+SELECT {", ".join("r." + c.strip() for c in RUN_COLUMNS.split(","))}, c.status, c.profile, c.title
+FROM runs r JOIN cards c ON c.id = r.card_id
+WHERE r.outcome = 'running'
+ORDER BY r.id
+"""
+RUN_OUTCOME = "SELECT outcome FROM runs WHERE id = :run_id"
+NEXT_START = "SELECT min(not_before) FROM cards WHERE status = 'ready' AND not_before > :now"
+NEXT_EXPIRY = "SELECT min(lease_expires_at) FROM runs WHERE outcome = 'running'"
+ACTIVE_CARD = """
+SELECT 1 FROM cards WHERE status IN ('ready', 'running', 'needs_input') LIMIT 1
+"""
+FINISHED_WITH_WORKSPACE = f"""
+SELECT {CARD_COLUMNS} FROM cards
+WHERE status IN ('done', 'failed', 'cancelled') AND (worktree IS NOT NULL OR repo IS NULL)
+ORDER BY id
+"""
+WORKTREES = "SELECT id, repo, worktree, status FROM cards WHERE worktree IS NOT NULL"
+
+REGISTER_DISPATCHER = """
+INSERT INTO dispatchers (id, host, pid, concurrency, started_at, heartbeat_at)
+VALUES (:id, :host, :pid, :concurrency, :now, :now)
+"""
+DISPATCHER_BEAT = "UPDATE dispatchers SET heartbeat_at = :now WHERE id = :id"
+DISPATCHER_STOPPED = "UPDATE dispatchers SET stopped_at = :now, heartbeat_at = :now WHERE id = :id"
+DISPATCHERS = """
+SELECT id, host, pid, concurrency, started_at, heartbeat_at, stopped_at FROM dispatchers
+WHERE stopped_at IS NULL OR stopped_at > :since
+ORDER BY started_at
+"""
 EXPIRED_RUNS = """
 SELECT id FROM runs WHERE outcome = 'running' AND lease_expires_at < :now ORDER BY id
 """

@@ -47,22 +47,21 @@ class RunCommands(StoreBase):
         now: datetime,
         lease_seconds: float,
         *,
-        profiles: list[str] | None = None,
+        skip_profiles: list[str] | None = None,
         worker: str | None = None,
         host: str | None = None,
         pid: int | None = None,
     ) -> Claim | None:
         """Claim the best ready card (priority, then id), or None when nothing is claimable.
 
-        `profiles` limits the claim to profiles with a free slot (None: any profile).
+        `skip_profiles` are profiles with no free slot; their cards are left for later.
         """
-        if profiles is not None and not profiles:
-            return None
         profile_filter = ""
         params: dict[str, object] = {}
-        if profiles is not None:
-            profile_filter = q.CLAIM_PROFILE_FILTER.format(names=q.placeholders("p", len(profiles)))
-            params.update(q.bind_list("p", profiles))
+        if skip_profiles:
+            names = q.placeholders("p", len(skip_profiles))
+            profile_filter = q.CLAIM_PROFILE_FILTER.format(names=names)
+            params.update(q.bind_list("p", skip_profiles))
         stamp, expires = iso(now), iso(now + timedelta(seconds=lease_seconds))
         params.update(worker=worker, host=host, pid=pid, now=stamp, lease_expires_at=expires)
         with self._db.write() as cx:
@@ -250,6 +249,70 @@ class RunCommands(StoreBase):
             )
             self._transition(
                 cx, live.card_id, src, dst, action, actor, stamp, data, run_id, kind=kind
+            )
+        return True
+
+    def start_run(self, run_id: int, now: datetime, *, pid: int, host: str) -> bool:
+        """The worker process is up: record who it is (event `started`). False if fenced."""
+        stamp = iso(now)
+        with self._db.write() as cx:
+            live = self._live_run(cx, run_id)
+            if live is None:
+                return False
+            cx.execute(q.START_RUN, {"pid": pid, "host": host, "now": stamp, "run_id": run_id})
+            data = {"pid": pid, "host": host, "attempt": live.attempt}
+            self._event(cx, live.card_id, "started", f"run:{run_id}", stamp, data, run_id)
+        return True
+
+    def set_runner(self, run_id: int, runner_pid: int) -> bool:
+        """Record the runner's process group, so whoever reclaims the run can kill it."""
+        with self._db.write() as cx:
+            params = {"runner_pid": runner_pid, "run_id": run_id}
+            return cx.execute(q.SET_RUNNER, params).rowcount == 1
+
+    def set_workspace(
+        self, run_id: int, now: datetime, *, branch: str | None, worktree: str
+    ) -> bool:
+        """Record where the run works (the card's branch and worktree). False if fenced."""
+        with self._db.write() as cx:
+            live = self._live_run(cx, run_id)
+            if live is None:
+                return False
+            params = {
+                "branch": branch,
+                "worktree": worktree,
+                "now": iso(now),
+                "card_id": live.card_id,
+                "run_id": run_id,
+            }
+            cx.execute(q.SET_WORKSPACE, params)
+        return True
+
+    def release(self, run_id: int, now: datetime, reason: str, actor: str = "dispatcher") -> bool:
+        """Give a card back without counting the attempt (the dispatcher is stopping)."""
+        stamp = iso(now)
+        with self._db.write() as cx:
+            live = self._live_run(cx, run_id)
+            if live is None:
+                return False
+            params = {
+                "now": stamp,
+                "card_id": live.card_id,
+                "run_id": run_id,
+                "from": live.status.value,
+            }
+            cx.execute(q.RELEASE_CARD, params)
+            self._end_run(cx, run_id, "reclaimed", stamp, error=reason)
+            self._transition(
+                cx,
+                live.card_id,
+                live.status,
+                Status.READY,
+                Action.RELEASE,
+                actor,
+                stamp,
+                {"attempt": live.attempt, "reason": reason},
+                run_id,
             )
         return True
 

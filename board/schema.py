@@ -95,6 +95,7 @@ class Run(SQLModel, table=True):
     tokens_in: int | None = None
     tokens_out: int | None = None
     cost_usd: float | None = None
+    runner_pid: int | None = None  # the runner's process group, killed with the worker
 
 
 class Event(SQLModel, table=True):
@@ -109,6 +110,20 @@ class Event(SQLModel, table=True):
     kind: str
     actor: str
     data: str = Field(default="{}", sa_type=Text)  # a JSON object
+
+
+class Dispatcher(SQLModel, table=True):
+    """A dispatcher process sharing this board, for `hermes dispatcher status`."""
+
+    __tablename__ = "dispatchers"
+
+    id: str = Field(primary_key=True)
+    host: str
+    pid: int
+    concurrency: int
+    started_at: str
+    heartbeat_at: str
+    stopped_at: str | None = None
 
 
 class SchemaMigration(SQLModel, table=True):

@@ -39,6 +39,7 @@ class Action(StrEnum):
     RESUME = "resume"
     FAIL = "fail"  # the attempt failed; retried later if attempts remain
     RECLAIM = "reclaim"  # the worker died or its lease expired
+    RELEASE = "release"  # the dispatcher is stopping: back to ready, attempt given back
     CANCEL = "cancel"
     RETRY = "retry"  # a human re-opens a failed or cancelled card
 
@@ -92,6 +93,8 @@ TRANSITIONS: frozenset[Transition] = frozenset(
         Transition(S.RUNNING, S.FAILED, A.RECLAIM),
         Transition(S.NEEDS_INPUT, S.READY, A.RECLAIM),
         Transition(S.NEEDS_INPUT, S.FAILED, A.RECLAIM),
+        Transition(S.RUNNING, S.READY, A.RELEASE),
+        Transition(S.NEEDS_INPUT, S.READY, A.RELEASE),
         Transition(S.FAILED, S.READY, A.RETRY),  # it ran, so its dependencies are done
         Transition(S.CANCELLED, S.READY, A.RETRY),
         Transition(S.CANCELLED, S.WAITING, A.RETRY),
@@ -111,6 +114,7 @@ EVENT_KIND: dict[Action, str] = {
     A.RESUME: "resumed",
     A.FAIL: "failed",
     A.RECLAIM: "reclaimed",
+    A.RELEASE: "released",
     A.CANCEL: "cancelled",
     A.RETRY: "retried",
 }

@@ -1,7 +1,7 @@
 """The store: the one object through which anything reads or changes the board.
 
-It is assembled from three parts kept in their own modules (card commands, the run hot
-path, reads); every SQL statement they issue is in `board.queries`.
+It is assembled from parts kept in their own modules (card commands, the run hot path,
+the dispatcher's reads and records, views); every SQL statement is in `board.queries`.
 """
 
 from __future__ import annotations
@@ -11,12 +11,13 @@ from datetime import datetime
 from board.card_ops import CardCommands
 from board.clock import utcnow
 from board.db import open_database
+from board.dispatch_ops import DispatchReads
 from board.migrations import migrate
 from board.reads import Reads
 from board.run_ops import RunCommands
 
 
-class Store(CardCommands, RunCommands, Reads):
+class Store(CardCommands, RunCommands, DispatchReads, Reads):
     """The board: cards, dependencies, runs and events behind small transactional calls."""
 
     def close(self) -> None:

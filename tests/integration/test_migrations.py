@@ -126,3 +126,28 @@ def test_many_processes_opening_a_new_board_at_once_create_it_once(tmp_path: Pat
     assert [p.returncode for p in procs] == [0] * 6, outputs
     db = open_database(url)
     assert applied(db.cx) == list(MIGRATION_NAMES)
+
+
+def test_an_old_board_is_upgraded_in_place_and_keeps_its_cards(tmp_path: Path) -> None:
+    """A board written by the first release (only 0001) gains 0002 on open."""
+    path = tmp_path / "old.db"
+    db = open_database(f"sqlite:///{path}")
+    with db.write() as cx:
+        for statement in MIGRATIONS[0].statements("sqlite"):
+            cx.execute(statement)
+        cx.execute("INSERT INTO schema_migrations VALUES ('0001_initial', 'then')")
+        cx.execute(
+            "INSERT INTO cards (title, body, status, profile, priority, labels, source, "
+            "attempts, max_attempts, created_at, updated_at) VALUES "
+            "('kept', '', 'ready', 'shell', 0, '[]', 'cli', 0, 3, 'then', 'then')"
+        )
+    db.close()
+    with open_store(f"sqlite:///{path}", now=T0) as store:
+        assert store.card(1).title == "kept"
+        claim = store.claim(T0, 60)
+        assert claim is not None
+    fresh = tmp_path / "fresh.db"
+    open_store(f"sqlite:///{fresh}", now=T0).close()
+    assert describe(path) == describe(fresh)
+    check = open_database(f"sqlite:///{path}")
+    assert applied(check.cx) == ["0001_initial", "0002_dispatch"]

@@ -52,11 +52,11 @@ def test_claim_respects_not_before(store: Store) -> None:
     assert store.claim(T0 + timedelta(minutes=10), 60) is not None
 
 
-def test_claim_only_for_profiles_with_free_slots(store: Store) -> None:
+def test_claim_skips_profiles_without_free_slots(store: Store) -> None:
     new(store, profile="default")
     shell = new(store, profile="shell")
-    assert store.claim(T0, 60, profiles=[]) is None
-    claim = store.claim(T0, 60, profiles=["shell", "planner"])
+    assert store.claim(T0, 60, skip_profiles=["default", "shell"]) is None
+    claim = store.claim(T0, 60, skip_profiles=["default", "planner"])
     assert claim is not None and claim.card_id == shell
     assert store.running_by_profile() == {"shell": 1}
 
@@ -212,3 +212,76 @@ def test_run_status_transitions_write_status_from_to(store: Store) -> None:
     changes = [(e.data.get("from"), e.data["to"]) for e in store.detail(card_id).events]
     assert changes == [(None, "ready"), ("ready", "running"), ("running", "done")]
     assert Status(store.card(card_id).status) is Status.DONE
+
+
+def test_the_worker_records_itself_and_its_workspace(store: Store) -> None:
+    card_id = new(store)
+    claim = store.claim(T0, 60, worker="dispatcher-1")
+    assert claim is not None
+    assert store.start_run(claim.run_id, T0, pid=4242, host="box")
+    assert store.set_runner(claim.run_id, 4243)
+    assert store.set_workspace(claim.run_id, T0, branch="hermes/card-1", worktree="/w/card-1")
+    detail = store.detail(card_id)
+    run = detail.runs[0]
+    assert (run.worker, run.pid, run.host, run.runner_pid) == ("dispatcher-1", 4242, "box", 4243)
+    assert (detail.card.branch, detail.card.worktree) == ("hermes/card-1", "/w/card-1")
+    assert detail.events[-1].kind == "started"
+    assert [lr.run.id for lr in store.live_runs()] == [claim.run_id]
+    store.reclaim(claim.run_id, T0, "gone")
+    assert store.start_run(claim.run_id, T0, pid=1, host="x") is False
+    assert store.set_runner(claim.run_id, 1) is False
+    assert store.set_workspace(claim.run_id, T0, branch=None, worktree="/elsewhere") is False
+    assert store.live_runs() == []
+
+
+def test_release_gives_the_attempt_back(store: Store) -> None:
+    card_id = new(store, max_attempts=1)
+    claim = store.claim(T0, 60)
+    assert claim and store.release(claim.run_id, T0, "dispatcher stopping")
+    card = store.card(card_id)
+    assert (card.status, card.attempts) == ("ready", 0)
+    assert store.detail(card_id).runs[0].outcome == "reclaimed"
+    assert store.claim(T0, 60) is not None  # a single-attempt card can still run
+
+
+def test_next_deadline_and_idleness(store: Store) -> None:
+    assert store.is_idle() and store.next_deadline(T0) is None
+    later = T0 + timedelta(minutes=5)
+    new(store, not_before=iso(later))
+    assert not store.is_idle()
+    assert store.next_deadline(T0) == later
+    claim = store.claim(later, 30)
+    assert claim is not None
+    assert store.next_deadline(later) == later + timedelta(seconds=30)
+    store.complete(claim.run_id, later)
+    assert store.is_idle()
+
+
+def test_waiting_behind_a_failed_card_is_idle(store: Store) -> None:
+    a = new(store, max_attempts=1)
+    new(store, after=[a])
+    claim = store.claim(T0, 60)
+    assert claim and store.fail(claim.run_id, T0, "boom")
+    assert store.is_idle()
+
+
+def test_dispatcher_registry(store: Store) -> None:
+    store.register_dispatcher("d1", T0, host="box", pid=10, concurrency=4)
+    store.dispatcher_beat("d1", T0 + timedelta(seconds=5))
+    (info,) = store.dispatchers(T0)
+    assert (info.id, info.heartbeat_at, info.stopped_at) == (
+        "d1",
+        iso(T0 + timedelta(seconds=5)),
+        None,
+    )
+    store.dispatcher_beat("d1", T0 + timedelta(seconds=9), stopped=True)
+    assert store.dispatchers(T0 + timedelta(minutes=1))[0].stopped_at is not None
+    assert store.dispatchers(T0 + timedelta(hours=2)) == []
+
+
+def test_notes_cannot_fake_status_changes(store: Store) -> None:
+    card_id = new(store)
+    store.note(card_id, "merged", T0, "cli", {"into": "main"})
+    assert store.detail(card_id).events[-1].data == {"into": "main"}
+    with pytest.raises(ValueError, match="change a card's status"):
+        store.note(card_id, "completed", T0, "cli", {})

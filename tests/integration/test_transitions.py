@@ -80,6 +80,11 @@ def exercise_every_operation(store: Store) -> None:
     store.complete(run_once(store, f), T0, review=True)
     store.cancel(f, T0)  # review -> cancelled
     store.complete(run_once(store, new(store)), T0)  # running -> done
+    g = new(store)
+    store.release(run_once(store, g), T0, "dispatcher stopping")  # running -> ready
+    run = run_once(store, g)
+    store.pause(run, T0, {"kind": "question"})
+    store.release(run, T0, "dispatcher stopping")  # needs_input -> ready
 
 
 def observed(store: Store) -> set[Transition]:

@@ -1,0 +1,97 @@
+"""What the dispatcher reads and records: live runs, the next moment it must wake, whether
+anything can still run, the registry of dispatchers, and workspace bookkeeping."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from board import queries as q
+from board.base import StoreBase
+from board.cards import Card, DispatcherInfo, LiveRun, Run
+from board.clock import iso, parse_iso
+from board.status import ACTION_OF_KIND
+
+
+class DispatchReads(StoreBase):
+    """Reads and small records for the dispatcher, `board gc` and `board merge`."""
+
+    def live_runs(self) -> list[LiveRun]:
+        """Every run that holds a lease, oldest first, with its card's status and profile."""
+        with self._db.read() as cx:
+            rows = cx.execute(q.LIVE_RUNS).fetchall()
+        width = len(q.RUN_COLUMNS.split(","))
+        return [LiveRun(Run(*row[:width]), *row[width:]) for row in rows]
+
+    def run_outcome(self, run_id: int) -> str | None:
+        """`running` while the run is live; its outcome after; None for an unknown run."""
+        row = self._db.cx.execute(q.RUN_OUTCOME, {"run_id": run_id}).fetchone()
+        return None if row is None else str(row[0])
+
+    def next_deadline(self, now: datetime) -> datetime | None:
+        """The next moment something becomes due: a scheduled start or a lease expiry."""
+        with self._db.read() as cx:
+            start = cx.execute(q.NEXT_START, {"now": iso(now)}).fetchone()[0]
+            expiry = cx.execute(q.NEXT_EXPIRY).fetchone()[0]
+        moments = [parse_iso(m) for m in (start, expiry) if m is not None]
+        return min(moments) if moments else None
+
+    def is_idle(self) -> bool:
+        """True when nothing is ready, running or paused: then no waiting card can become
+        ready on its own either (each waits, transitively, on a card a human must act on)."""
+        return self._db.cx.execute(q.ACTIVE_CARD).fetchone() is None
+
+    def register_dispatcher(
+        self, dispatcher_id: str, now: datetime, *, host: str, pid: int, concurrency: int
+    ) -> None:
+        """Announce a dispatcher on the board."""
+        params = {
+            "id": dispatcher_id,
+            "host": host,
+            "pid": pid,
+            "concurrency": concurrency,
+            "now": iso(now),
+        }
+        with self._db.write() as cx:
+            cx.execute(q.REGISTER_DISPATCHER, params)
+
+    def dispatcher_beat(self, dispatcher_id: str, now: datetime, *, stopped: bool = False) -> None:
+        """Record that the dispatcher is alive (or, with `stopped`, that it has stopped)."""
+        sql = q.DISPATCHER_STOPPED if stopped else q.DISPATCHER_BEAT
+        with self._db.write() as cx:
+            cx.execute(sql, {"id": dispatcher_id, "now": iso(now)})
+
+    def dispatchers(
+        self, now: datetime, recent: timedelta = timedelta(hours=1)
+    ) -> list[DispatcherInfo]:
+        """Dispatchers still registered, or stopped within `recent`."""
+        rows = self._db.cx.execute(q.DISPATCHERS, {"since": iso(now - recent)}).fetchall()
+        return [DispatcherInfo(*row) for row in rows]
+
+    def finished_with_workspace(self) -> list[Card]:
+        """Finished cards that may still have a worktree or scratch workspace on disk."""
+        with self._db.read() as cx:
+            return [Card.from_row(row) for row in cx.execute(q.FINISHED_WITH_WORKSPACE)]
+
+    def worktrees(self) -> dict[str, tuple[int, str]]:
+        """Worktree path -> (card id, status) for every card that records one."""
+        rows = self._db.cx.execute(q.WORKTREES).fetchall()
+        return {worktree: (card_id, status) for card_id, _repo, worktree, status in rows}
+
+    def clear_worktree(self, card_id: int, now: datetime, actor: str = "cli") -> None:
+        """Forget a removed worktree (the branch stays); event `worktree_removed`."""
+        stamp = iso(now)
+        with self._db.write() as cx:
+            self._status(cx, card_id)
+            cx.execute(q.CLEAR_WORKTREE, {"id": card_id, "now": stamp})
+            self._event(cx, card_id, "worktree_removed", actor, stamp)
+
+    def note(
+        self, card_id: int, kind: str, now: datetime, actor: str, data: dict[str, object]
+    ) -> None:
+        """Record an event that does not change the card's status (e.g. `merged`)."""
+        if kind in ACTION_OF_KIND:
+            raise ValueError(f"{kind!r} events change a card's status; use the store's commands")
+        stamp = iso(now)
+        with self._db.write() as cx:
+            self._status(cx, card_id)
+            self._event(cx, card_id, kind, actor, stamp, data)
