@@ -68,7 +68,7 @@ class DispatchReads(StoreBase):
         return [DispatcherInfo(*row) for row in rows]
 
     def finished_with_workspace(self) -> list[Card]:
-        """Finished cards that may still have a worktree or scratch workspace on disk."""
+        """Finished cards that still record a worktree or scratch workspace."""
         with self._db.read() as cx:
             return [Card.from_row(row) for row in cx.execute(q.FINISHED_WITH_WORKSPACE)]
 

@@ -187,7 +187,7 @@ SELECT 1 FROM cards WHERE status IN ('ready', 'running', 'needs_input') LIMIT 1
 """
 FINISHED_WITH_WORKSPACE = f"""
 SELECT {CARD_COLUMNS} FROM cards
-WHERE status IN ('done', 'failed', 'cancelled') AND (worktree IS NOT NULL OR repo IS NULL)
+WHERE status IN ('done', 'failed', 'cancelled') AND worktree IS NOT NULL
 ORDER BY id
 """
 WORKTREES = "SELECT id, repo, worktree, status FROM cards WHERE worktree IS NOT NULL"

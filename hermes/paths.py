@@ -47,3 +47,18 @@ def profiles_dir() -> Path:
 def profile_cache_file() -> Path:
     """Validated profile fields, cached so `board add` need not load pydantic each time."""
     return hermes_home() / "cache" / "profiles.json"
+
+
+def logs_dir() -> Path:
+    """Run logs: `logs/card-<id>/run-<run id>.log`."""
+    return hermes_home() / "logs"
+
+
+def worktrees_dir() -> Path:
+    """Git worktrees of cards with a repository."""
+    return hermes_home() / "worktrees"
+
+
+def workspaces_dir() -> Path:
+    """Scratch directories of cards without a repository."""
+    return hermes_home() / "workspaces"

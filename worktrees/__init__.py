@@ -1,9 +1,63 @@
-"""Git for cards: which repository a card works on, and (next) its worktree and branch.
+"""Git for cards: which repository a card works on, its worktree and branch, merges.
 
-Worktrees, dependency-branch merges, result commits, merge-back and gc will live here.
-This package never touches the board.
+Worktrees, dependency-branch merges, result commits, merge-back and removal use
+gitpython, which takes a tenth of a second to import; they load on first use so that
+`hermes board add` (which only needs `resolve_repo`) stays fast. This package never
+touches the board.
 """
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING
 
 from worktrees.repo import RepoRef, resolve_repo
 
-__all__ = ["RepoRef", "resolve_repo"]
+if TYPE_CHECKING:
+    from worktrees.git_ops import (
+        MergeConflict,
+        WorkspaceError,
+        branch_for,
+        commit_all,
+        merge_card,
+        prepare_worktree,
+        prune,
+        remove_worktree,
+        worktree_path,
+    )
+
+_LAZY = {
+    name: "worktrees.git_ops"
+    for name in (
+        "MergeConflict",
+        "WorkspaceError",
+        "branch_for",
+        "commit_all",
+        "merge_card",
+        "prepare_worktree",
+        "prune",
+        "remove_worktree",
+        "worktree_path",
+    )
+}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'worktrees' has no attribute {name!r}")
+
+
+__all__ = [
+    "MergeConflict",
+    "RepoRef",
+    "WorkspaceError",
+    "branch_for",
+    "commit_all",
+    "merge_card",
+    "prepare_worktree",
+    "prune",
+    "remove_worktree",
+    "resolve_repo",
+    "worktree_path",
+]

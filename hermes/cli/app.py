@@ -7,7 +7,9 @@ from typing import Annotated
 import typer
 
 from hermes import __version__
+from hermes.cli import work_cmd  # noqa: F401  (adds `board log|merge|gc`)
 from hermes.cli.board_cmd import board_app
+from hermes.cli.dispatcher_cmd import dispatcher_app
 from hermes.cli.profiles_cmd import profiles_app
 
 app = typer.Typer(
@@ -19,6 +21,7 @@ app = typer.Typer(
 )
 app.add_typer(board_app, name="board")
 app.add_typer(profiles_app, name="profiles")
+app.add_typer(dispatcher_app, name="dispatcher")
 
 
 def _version(value: bool) -> None:

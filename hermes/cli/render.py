@@ -18,7 +18,7 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
-from board import Card, CardDetail, Status
+from board import Card, CardDetail, DispatcherInfo, LiveRun, Status
 from board.clock import age, parse_iso, until
 from profiles import Profile, is_builtin
 
@@ -166,20 +166,25 @@ def card_detail(detail: CardDetail, now: datetime) -> RenderableType:
     return Group(*parts)
 
 
+def _duration(start: str, end: str) -> str:
+    seconds = (parse_iso(end) - parse_iso(start)).total_seconds()
+    return f"{seconds:.1f}s" if seconds < 60 else age(start, parse_iso(end))
+
+
 def _runs_view(detail: CardDetail, now: datetime) -> Table:
     """One line per run (attempt, outcome, who, when, usage), its error under it."""
     grid = Table.grid(padding=(0, 1))
     grid.add_column(justify="right", style="bold")
     grid.add_column(overflow="fold")
     for run in detail.runs:
+        ended = clock_time(run.ended_at, now) if run.ended_at else "now"
         line = Text.assemble(
             f"attempt {run.attempt}  ",
             (run.outcome, OUTCOME_STYLE.get(run.outcome, "")),
             f" (exit {run.exit_code})" if run.exit_code is not None else "",
-            f"  {run.worker or '?'}" + (f"@{run.host}" if run.host else ""),
-            f" pid {run.pid}" if run.pid is not None else "",
-            f"  {clock_time(run.started_at, now)} → "
-            + (clock_time(run.ended_at, now) if run.ended_at else "now"),
+            f"  pid {run.pid} on {run.host}" if run.pid is not None else "",
+            f"  {clock_time(run.started_at, now)} → {ended}",
+            f" ({_duration(run.started_at, run.ended_at)})" if run.ended_at else "",
         )
         if run.tokens_in is not None:
             line.append(f"  tokens {run.tokens_in:,} in / {run.tokens_out or 0:,} out")
@@ -286,3 +291,45 @@ def profile_view(profile: Profile, path: Path) -> RenderableType:
         fields.append((key, Text(shown)))
     fields.append(("file", str(path)))
     return _field_grid(fields)
+
+
+def status_view(
+    dispatchers: list[DispatcherInfo], live: list[LiveRun], now: datetime
+) -> RenderableType:
+    """`dispatcher status`: who runs the board, and every live run with its lease."""
+    if dispatchers:
+        table = Table(title="dispatchers", title_justify="left", box=box.SIMPLE_HEAD)
+        for name in ("id", "state", "concurrency", "started", "last tick"):
+            table.add_column(name, no_wrap=True)
+        for info in dispatchers:
+            state = Text("stopped", style="grey50") if info.stopped_at else Text("running", "green")
+            table.add_row(
+                Text(info.id),
+                state,
+                str(info.concurrency),
+                f"{age(info.started_at, now)} ago",
+                f"{age(info.heartbeat_at, now)} ago",
+            )
+        head: RenderableType = table
+    else:
+        head = Text("No dispatcher has run in the last hour: hermes dispatcher start", "dim")
+    if not live:
+        return Group(head, Text("No live runs.", style="dim"))
+    runs = Table(title=f"live runs  {len(live)}", title_justify="left", box=box.SIMPLE_HEAD)
+    for name in ("run", "card", "title", "profile", "status", "worker", "heartbeat", "lease"):
+        runs.add_column(name, no_wrap=name != "title", overflow="ellipsis")
+    for entry in live:
+        run = entry.run
+        expires = parse_iso(run.lease_expires_at)
+        lease = f"{until(run.lease_expires_at, now)} left" if expires > now else "expired"
+        runs.add_row(
+            str(run.id),
+            str(run.card_id),
+            Text(entry.title),
+            Text(entry.profile),
+            status_text(entry.status),
+            Text(f"pid {run.pid}@{run.host}" if run.pid else "starting"),
+            f"{age(run.heartbeat_at, now)} ago",
+            Text(lease, style="red" if expires <= now else ""),
+        )
+    return Group(head, runs)

@@ -1,0 +1,380 @@
+"""The dispatcher: wake on any change, reclaim, claim up to capacity, spawn workers.
+
+It wakes the moment the board changes (another process's commit moves SQLite's
+`data_version`, polled every few tens of milliseconds), when a worker exits, when the
+next scheduled start or lease expiry comes due, and at the fallback tick. Each wake:
+
+1. reclaim runs whose worker died or whose lease expired (killing what is left of them);
+2. stop local workers whose runs a human cancelled;
+3. claim ready cards up to the free capacity (global and per profile) and spawn workers.
+
+Promotion needs no step here: finishing a card promotes its dependents in the same
+transaction. Side tasks (board watch, worker exits, registry heartbeat) are named and
+supervised: if one dies the dispatcher stops loudly. SIGINT/SIGTERM stop claiming, give
+running workers `grace` seconds, then kill the rest and release their cards to `ready`.
+
+Store calls run on one dedicated thread: one thread hop per transaction, and the SQLite
+connection is only ever used from that thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import signal
+import socket
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import ParamSpec, TypeVar
+
+from board import Backoff, CardDetail, LiveRun, Status, Store, open_store
+from board.clock import parse_iso, utcnow
+from board.db import open_database
+from dispatcher.pool import WorkerPool
+from dispatcher.processes import alive, describe_exit, kill_group
+from dispatcher.reconcile import reconcile
+from hermes.errors import HermesError
+from hermes.paths import profiles_dir, worktrees_dir
+from workers.job import WorkerJob
+
+P = ParamSpec("P")
+T = TypeVar("T")
+HOST = socket.gethostname()
+Report = Callable[[str], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """How a dispatcher runs; the CLI flags of `hermes dispatcher start`."""
+
+    concurrency: int = 4
+    tick: float = 5.0
+    heartbeat: float = 10.0
+    lease: float = 60.0
+    grace: float = 10.0
+    until_idle: bool = False
+    poll: float = 0.02
+    backoff: Backoff = field(default_factory=Backoff)
+
+
+@dataclass(slots=True)
+class LocalWorker:
+    """A worker this dispatcher started."""
+
+    run_id: int
+    card_id: int
+    pid: int
+    profile: str
+    started: float
+
+
+class Dispatcher:
+    """One dispatcher process working one board."""
+
+    def __init__(self, db_url: str, settings: Settings, report: Report | None = None) -> None:
+        self.db_url = db_url
+        self.settings = settings
+        self.id = f"{HOST}:{os.getpid()}:{secrets.token_hex(2)}"
+        self._report = report or (lambda _text: None)
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="hermes-store")
+        self._store: Store | None = None
+        self._pool = WorkerPool(self._worker_exited)
+        self._workers: dict[int, LocalWorker] = {}
+        self._limits: dict[str, int] = {}
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._stop_now = False
+        self.last_tick: datetime | None = None
+
+    # -- plumbing ---------------------------------------------------------------------
+
+    async def _call(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, lambda: fn(*args, **kwargs))
+
+    @property
+    def store(self) -> Store:
+        assert self._store is not None, "the dispatcher is not running"
+        return self._store
+
+    def request_stop(self) -> None:
+        """Stop claiming and drain (a second request skips the grace period)."""
+        if self._stopping:
+            self._stop_now = True
+        self._stopping = True
+        self._wake.set()
+
+    # -- the run ----------------------------------------------------------------------
+
+    async def run(self) -> int:
+        """Run until stopped (or idle with `until_idle`); returns the exit code."""
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, self.request_stop)
+        try:
+            self._store = await self._call(open_store, self.db_url)
+            await self._call(self._load_profiles)
+            now = utcnow()
+            await self._call(
+                self.store.register_dispatcher,
+                self.id,
+                now,
+                host=HOST,
+                pid=os.getpid(),
+                concurrency=self.settings.concurrency,
+            )
+            removed = await self._call(reconcile, self.store, worktrees_dir())
+            for path in removed:
+                self._report(f"removed stale worktree {path}")
+            await self._pool.start()
+            self._report(f"dispatcher {self.id} started (concurrency {self.settings.concurrency})")
+            return await self._supervise()
+        finally:
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(signum)
+            await self._close()
+
+    async def _supervise(self) -> int:
+        tasks = {
+            asyncio.create_task(self._dispatch(), name="dispatch"),
+            asyncio.create_task(self._watch_board(), name="board-watch"),
+            asyncio.create_task(self._pool.listen(), name="worker-events"),
+            asyncio.create_task(self._beat(), name="registry-heartbeat"),
+        }
+        done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        finished = done.pop()
+        failure = None if finished.get_name() == "dispatch" else finished
+        if failure is not None:
+            error = failure.exception() if not failure.cancelled() else None
+            self._report(f"error: dispatcher task {failure.get_name()!r} stopped: {error!r}")
+            self._stopping = self._stop_now = True
+            await self._drain()
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        if failure is None:
+            finished.result()  # re-raise if the dispatch loop itself failed
+        return 0 if failure is None else 1
+
+    async def _close(self) -> None:
+        await self._pool.close()
+        if self._store is not None:
+            await self._call(self.store.dispatcher_beat, self.id, utcnow(), stopped=True)
+            await self._call(self.store.close)
+        self._executor.shutdown(wait=True)
+
+    # -- the loop ---------------------------------------------------------------------
+
+    async def _dispatch(self) -> None:
+        while not self._stopping:
+            now = utcnow()
+            await self._reclaim(now)
+            if (
+                self.settings.until_idle
+                and not self._workers
+                and await self._call(self.store.is_idle)
+            ):
+                self._report("idle: nothing left that can run")
+                break
+            await self._claim(now)
+            await self._sleep(now)
+        await self._drain()
+
+    async def _sleep(self, now: datetime) -> None:
+        timeout = self.settings.tick
+        deadline = await self._call(self.store.next_deadline, now)
+        if deadline is not None:
+            # a hair past the deadline, so the lease has really expired when we look
+            timeout = min(timeout, (deadline - now).total_seconds() + 0.01)
+        try:
+            await asyncio.wait_for(self._wake.wait(), max(0.0, timeout))
+        except TimeoutError:
+            pass
+        self._wake.clear()
+
+    async def _watch_board(self) -> None:
+        """Wake the loop whenever another process commits to the board."""
+        db = open_database(self.db_url)
+        try:
+            seen = db.data_version()
+            while True:
+                await asyncio.sleep(self.settings.poll)
+                version = db.data_version()
+                if version != seen:
+                    seen = version
+                    self._wake.set()
+        finally:
+            db.close()
+
+    async def _beat(self) -> None:
+        """Keep this dispatcher's registry entry fresh and profiles current."""
+        while True:
+            await asyncio.sleep(self.settings.tick)
+            self.last_tick = utcnow()
+            await self._call(self.store.dispatcher_beat, self.id, self.last_tick)
+            await self._call(self._load_profiles)
+            self._wake.set()
+
+    def _load_profiles(self) -> None:
+        from profiles import list_profiles
+
+        try:
+            self._limits = {p.name: p.concurrency for p, _ in list_profiles(profiles_dir())}
+        except HermesError as exc:  # keep the last good limits; say what is wrong
+            self._report(f"warning: {exc}")
+
+    # -- claiming ---------------------------------------------------------------------
+
+    async def _claim(self, now: datetime) -> None:
+        free = self.settings.concurrency - len(self._workers)
+        if free <= 0 or self._stopping:
+            return
+        running = await self._call(self.store.running_by_profile)
+        while free > 0 and not self._stopping:
+            full = [name for name, limit in self._limits.items() if running.get(name, 0) >= limit]
+            claim = await self._call(
+                self.store.claim,
+                now,
+                self.settings.lease,
+                skip_profiles=full,
+                worker=self.id,
+                host=HOST,
+            )
+            if claim is None:
+                return
+            card = await self._call(self.store.card, claim.card_id)
+            running[card.profile] = running.get(card.profile, 0) + 1
+            job = WorkerJob(
+                claim.run_id,
+                claim.card_id,
+                self.db_url,
+                self.settings.heartbeat,
+                self.settings.lease,
+                self.settings.backoff.base,
+                self.settings.backoff.cap,
+            )
+            pid = await self._pool.spawn(job)
+            self._workers[claim.run_id] = LocalWorker(
+                claim.run_id, claim.card_id, pid, card.profile, time.monotonic()
+            )
+            self._report(
+                f"card {card.id} started: {card.title!r} ({card.profile}), "
+                f"run {claim.run_id} attempt {claim.attempt}, pid {pid}"
+            )
+            free -= 1
+
+    # -- reclaiming -------------------------------------------------------------------
+
+    async def _reclaim(self, now: datetime) -> None:
+        live = {lr.run.id: lr for lr in await self._call(self.store.live_runs)}
+        for worker in list(self._workers.values()):
+            if worker.run_id not in live:  # cancelled, or reclaimed by another dispatcher
+                outcome = await self._call(self.store.run_outcome, worker.run_id)
+                if outcome in ("cancelled", "reclaimed"):
+                    kill_group(worker.pid)
+        for entry in live.values():
+            reason = self._reclaim_reason(entry, now)
+            if reason is not None:
+                await self._take_back(entry, reason, now)
+
+    def _reclaim_reason(self, entry: LiveRun, now: datetime) -> str | None:
+        run = entry.run
+        if parse_iso(run.lease_expires_at) < now:
+            beat = (now - parse_iso(run.heartbeat_at)).total_seconds()
+            return f"lease expired: no heartbeat for {beat:.1f}s"
+        local = run.host == HOST and run.pid is not None and run.id not in self._workers
+        if local and run.pid is not None and not alive(run.pid):
+            return f"worker pid {run.pid} is gone"
+        return None
+
+    async def _take_back(self, entry: LiveRun, reason: str, now: datetime) -> None:
+        """Kill what is left of a run on this host, then give its card back."""
+        run = entry.run
+        if run.host == HOST or run.host is None:
+            kill_group(run.pid)
+            kill_group(run.runner_pid)
+        if await self._call(self.store.reclaim, run.id, now, reason, self.id):
+            card = await self._call(self.store.card, run.card_id)
+            self._report(
+                f"card {run.card_id} reclaimed from run {run.id} ({reason}); {card.status}"
+            )
+
+    def _worker_exited(self, pid: int, code: int) -> None:
+        """The template reaped one of our workers (called from the events task)."""
+        worker = next((w for w in self._workers.values() if w.pid == pid), None)
+        if worker is None:
+            return
+        del self._workers[worker.run_id]
+        asyncio.get_running_loop().create_task(
+            self._after_exit(worker, code), name=f"after-exit-{worker.run_id}"
+        )
+
+    async def _after_exit(self, worker: LocalWorker, code: int) -> None:
+        now = utcnow()
+        outcome = await self._call(self.store.run_outcome, worker.run_id)
+        seconds = time.monotonic() - worker.started
+        if outcome == "running":  # it died without finishing: take the card back now
+            live = {lr.run.id: lr for lr in await self._call(self.store.live_runs)}
+            if worker.run_id in live:
+                await self._take_back(live[worker.run_id], f"worker {describe_exit(code)}", now)
+        else:
+            detail = await self._call(self.store.detail, worker.card_id)
+            self._report(_finished(detail, worker.run_id, seconds))
+        self._wake.set()
+
+    # -- stopping ---------------------------------------------------------------------
+
+    async def _drain(self) -> None:
+        """Give running workers the grace period, then kill and release the rest."""
+        deadline = time.monotonic() + (0 if self._stop_now else self.settings.grace)
+        if self._workers:
+            self._report(
+                f"stopping: waiting up to {self.settings.grace:g}s "
+                f"for {len(self._workers)} worker(s)"
+            )
+        while self._workers and time.monotonic() < deadline and not self._stop_now:
+            await asyncio.sleep(0.05)
+        now = utcnow()
+        live = {lr.run.id: lr for lr in await self._call(self.store.live_runs)}
+        for worker in list(self._workers.values()):
+            kill_group(worker.pid)
+            entry = live.get(worker.run_id)
+            if entry is not None:
+                kill_group(entry.run.runner_pid)
+            if await self._call(
+                self.store.release, worker.run_id, now, "dispatcher stopped", self.id
+            ):
+                self._report(f"card {worker.card_id} released back to ready")
+            self._workers.pop(worker.run_id, None)
+
+
+def run_dispatcher(db_url: str, settings: Settings, report: Report | None = None) -> int:
+    """Run a dispatcher in this process until it stops; returns its exit code."""
+    return asyncio.run(Dispatcher(db_url, settings, report).run())
+
+
+def describe(settings: Settings) -> str:
+    """A one-line summary of the settings, for the start-up report."""
+    return (
+        f"concurrency {settings.concurrency}, heartbeat {settings.heartbeat:g}s, "
+        f"lease {settings.lease:g}s, tick {settings.tick:g}s"
+    )
+
+
+def _finished(detail: CardDetail, run_id: int, seconds: float) -> str:
+    """How a run ended, in one line for the dispatcher's report."""
+    card = detail.card
+    run = next((r for r in detail.runs if r.id == run_id), None)
+    took = f"after {seconds:.1f}s"
+    if run is None or run.outcome == "done":
+        return f"card {card.id} {card.status} {took}"
+    if card.status == Status.READY and card.not_before:
+        return (
+            f"card {card.id} attempt {run.attempt} {run.outcome} {took} ({run.error}); "
+            f"retrying at {parse_iso(card.not_before).astimezone():%H:%M:%S}"
+        )
+    return f"card {card.id} {card.status} {took}: {run.error}"

@@ -1,0 +1,45 @@
+"""Signals to worker processes on this host, done carefully.
+
+A worker leads its own process group (and its runner leads another), so killing a group
+takes every process the run started. The group id is checked first: a pid that was never
+a group leader (or was reused) must not turn a kill into one of someone else's group.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+
+
+def alive(pid: int) -> bool:
+    """Whether a process with this pid exists (zombies included)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def kill_group(pgid: int | None) -> bool:
+    """SIGKILL the process group led by `pgid`; False if there was none to kill."""
+    if not pgid or pgid <= 1:
+        return False
+    try:
+        if os.getpgid(pgid) != pgid:
+            return False  # not a group leader (any more): do not guess
+        os.killpg(pgid, signal.SIGKILL)  # also ends a frozen (SIGSTOPped) group
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
+
+
+def describe_exit(code: int) -> str:
+    """`exit code 3` or `killed by SIGKILL`, for a worker's exit status."""
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit code {code}"

@@ -1,0 +1,43 @@
+"""What every runner gets and gives back."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from board import Card
+
+
+@dataclass(frozen=True, slots=True)
+class RunContext:
+    """Everything a runner needs for one attempt."""
+
+    card: Card
+    run_id: int
+    workspace: Path
+    log_path: Path
+    timeout: float | None
+    lost: threading.Event  # set when the lease is lost: stop at once
+    on_process: Callable[[int], None]  # called with the runner's process group id
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """How the attempt ended; `result` is what the card shows (the output's tail)."""
+
+    ok: bool
+    result: str
+    error: str | None = None
+    exit_code: int | None = None
+    timed_out: bool = False
+
+
+class Runner(Protocol):
+    """Works one attempt of a card in its workspace."""
+
+    def run(self, ctx: RunContext) -> Outcome:
+        """Run to completion, timeout or lease loss, and say how it went."""
+        ...

@@ -1,0 +1,75 @@
+"""The directory a run works in: the card's git worktree, or a scratch directory.
+
+A worktree is locked (an exclusive `flock`) for the whole run, so even a zombie of an
+earlier attempt that is somehow still alive can never share it with the new run; the
+lock dies with its process.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from board import Card, Store
+from hermes.paths import workspaces_dir, worktrees_dir
+from worktrees import WorkspaceError, branch_for, commit_all, prepare_worktree, worktree_path
+
+LOCK_WAIT = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class Workspace:
+    """Where a run works; `branch` and `repo` are None for a scratch directory."""
+
+    path: Path
+    branch: str | None
+    repo: Path | None
+    lock_fd: int
+
+
+def prepare(card: Card, store: Store) -> Workspace:
+    """Lock and prepare the card's workspace (merging its dependencies' branches in)."""
+    if card.repo is None:
+        path = workspaces_dir() / f"card-{card.id}"
+        path.mkdir(parents=True, exist_ok=True)
+        return Workspace(path, None, None, _lock(path.with_name(f"card-{card.id}.lock")))
+    repo = Path(card.repo)
+    if not repo.is_dir():
+        raise WorkspaceError(f"the card's repository {repo} no longer exists")
+    path = worktree_path(worktrees_dir(), repo, card.id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock_fd = _lock(path.with_name(f"card-{card.id}.lock"))
+    upstream = [store.card(dep) for dep in card.depends_on]
+    branches = [dep.branch for dep in upstream if dep.branch and dep.repo == card.repo]
+    try:
+        prepare_worktree(repo, card.base or "HEAD", card.id, path, branches)
+    except BaseException:
+        os.close(lock_fd)
+        raise
+    return Workspace(path, branch_for(card.id), repo, lock_fd)
+
+
+def commit(workspace: Workspace, card: Card) -> str | None:
+    """Commit the run's changes on the card branch; None for scratch or no changes."""
+    if workspace.repo is None:
+        return None
+    return commit_all(workspace.path, f"hermes: card {card.id}: {card.title.splitlines()[0]}")
+
+
+def _lock(path: Path) -> int:
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    deadline = time.monotonic() + LOCK_WAIT
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return fd
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                os.close(fd)
+                raise WorkspaceError(
+                    f"the workspace {path.with_suffix('')} is in use by another live run"
+                ) from None
+            time.sleep(0.05)
