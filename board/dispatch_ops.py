@@ -22,10 +22,10 @@ class DispatchReads(StoreBase):
         width = len(q.RUN_COLUMNS.split(","))
         return [LiveRun(Run(*row[:width]), *row[width:]) for row in rows]
 
-    def run_outcome(self, run_id: int) -> str | None:
-        """`running` while the run is live; its outcome after; None for an unknown run."""
-        row = self._db.cx.execute(q.RUN_OUTCOME, {"run_id": run_id}).fetchone()
-        return None if row is None else str(row[0])
+    def run(self, run_id: int) -> Run | None:
+        """One run (its `outcome` is `running` while it is live), or None if unknown."""
+        row = self._db.cx.execute(q.RUN_BY_ID, {"run_id": run_id}).fetchone()
+        return None if row is None else Run(*row)
 
     def next_deadline(self, now: datetime) -> datetime | None:
         """The next moment something becomes due: a scheduled start or a lease expiry."""

@@ -133,7 +133,7 @@ WHERE r.id = :run_id AND r.outcome = 'running'
 
 FINISH_CARD = """
 UPDATE cards SET status = :to, result = COALESCE(:result, result), run_id = NULL,
-                 not_before = :not_before, updated_at = :now
+                 not_before = COALESCE(:not_before, not_before), updated_at = :now
 WHERE id = :card_id AND run_id = :run_id AND status = :from
 """
 
@@ -179,7 +179,7 @@ FROM runs r JOIN cards c ON c.id = r.card_id
 WHERE r.outcome = 'running'
 ORDER BY r.id
 """
-RUN_OUTCOME = "SELECT outcome FROM runs WHERE id = :run_id"
+RUN_BY_ID = f"SELECT {RUN_COLUMNS} FROM runs WHERE id = :run_id"
 NEXT_START = "SELECT min(not_before) FROM cards WHERE status = 'ready' AND not_before > :now"
 NEXT_EXPIRY = "SELECT min(lease_expires_at) FROM runs WHERE outcome = 'running'"
 ACTIVE_CARD = """

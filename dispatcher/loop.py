@@ -273,9 +273,10 @@ class Dispatcher:
         live = {lr.run.id: lr for lr in await self._call(self.store.live_runs)}
         for worker in list(self._workers.values()):
             if worker.run_id not in live:  # cancelled, or reclaimed by another dispatcher
-                outcome = await self._call(self.store.run_outcome, worker.run_id)
-                if outcome in ("cancelled", "reclaimed"):
+                run = await self._call(self.store.run, worker.run_id)
+                if run is not None and run.outcome in ("cancelled", "reclaimed"):
                     kill_group(worker.pid)
+                    kill_group(run.runner_pid)
         for entry in live.values():
             reason = self._reclaim_reason(entry, now)
             if reason is not None:
@@ -315,9 +316,9 @@ class Dispatcher:
 
     async def _after_exit(self, worker: LocalWorker, code: int) -> None:
         now = utcnow()
-        outcome = await self._call(self.store.run_outcome, worker.run_id)
+        run = await self._call(self.store.run, worker.run_id)
         seconds = time.monotonic() - worker.started
-        if outcome == "running":  # it died without finishing: take the card back now
+        if run is not None and run.outcome == "running":  # died unfinished: take the card back
             live = {lr.run.id: lr for lr in await self._call(self.store.live_runs)}
             if worker.run_id in live:
                 await self._take_back(live[worker.run_id], f"worker {describe_exit(code)}", now)
