@@ -95,10 +95,11 @@ def _run(
     runner_group: list[int],
 ) -> Outcome:
     card = store.card(job.card_id)
+    path, branch = workspaces.location(card)
+    store.set_workspace(job.run_id, utcnow(), branch=branch, worktree=str(path))
+    log.line(f"workspace {path}" + (f" on {branch}" if branch else ""))
     space = workspaces.prepare(card, store)
     try:
-        store.set_workspace(job.run_id, utcnow(), branch=space.branch, worktree=str(space.path))
-        log.line(f"workspace {space.path}" + (f" on {space.branch}" if space.branch else ""))
 
         def started(pgid: int) -> None:
             runner_group.append(pgid)

@@ -30,16 +30,22 @@ class Workspace:
     lock_fd: int
 
 
+def location(card: Card) -> tuple[Path, str | None]:
+    """Where the card works and on which branch (None: a scratch directory)."""
+    if card.repo is None:
+        return workspaces_dir() / f"card-{card.id}", None
+    return worktree_path(worktrees_dir(), Path(card.repo), card.id), branch_for(card.id)
+
+
 def prepare(card: Card, store: Store) -> Workspace:
     """Lock and prepare the card's workspace (merging its dependencies' branches in)."""
+    path, branch = location(card)
     if card.repo is None:
-        path = workspaces_dir() / f"card-{card.id}"
         path.mkdir(parents=True, exist_ok=True)
         return Workspace(path, None, None, _lock(path.with_name(f"card-{card.id}.lock")))
     repo = Path(card.repo)
     if not repo.is_dir():
         raise WorkspaceError(f"the card's repository {repo} no longer exists")
-    path = worktree_path(worktrees_dir(), repo, card.id)
     path.parent.mkdir(parents=True, exist_ok=True)
     lock_fd = _lock(path.with_name(f"card-{card.id}.lock"))
     upstream = [store.card(dep) for dep in card.depends_on]
@@ -49,7 +55,7 @@ def prepare(card: Card, store: Store) -> Workspace:
     except BaseException:
         os.close(lock_fd)
         raise
-    return Workspace(path, branch_for(card.id), repo, lock_fd)
+    return Workspace(path, branch, repo, lock_fd)
 
 
 def commit(workspace: Workspace, card: Card) -> str | None:

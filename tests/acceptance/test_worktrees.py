@@ -1,0 +1,228 @@
+"""Cards in real git repositories: worktrees, merged dependencies, commits, merge-back,
+gc and reconcile, with the user's own checkout never touched."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from board import open_store
+from tests.conftest import Cli
+from tests.helpers.processes import FAST, finish, git, make_repo, start_dispatcher
+
+
+def add_in(cli: Cli, repo: Path, title: str, body: str, *extra: str) -> int:
+    result = cli(
+        "board", "add", title, "--repo", str(repo), "--profile", "shell", "--body", body, *extra
+    )
+    assert result.code == 0, result.err
+    return int(result.out)
+
+
+def run_until_idle(env: dict[str, str] | None = None) -> str:
+    code, out = finish(start_dispatcher("--until-idle", *FAST, env=env))
+    assert code == 0, out
+    return out
+
+
+def checkout_state(repo: Path) -> tuple[str, str, str, list[str]]:
+    """Everything about the user's checkout a card must not change."""
+    files = sorted(p.name for p in repo.iterdir() if p.name != ".git")
+    return (
+        git(repo, "rev-parse", "HEAD"),
+        git(repo, "branch", "--show-current"),
+        git(repo, "status", "--porcelain"),
+        files,
+    )
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    return make_repo(tmp_path / "project", {"README.md": "# project\n"})
+
+
+def test_a_diamond_join_sees_both_sides_and_the_checkout_is_untouched(
+    cli: Cli, repo: Path, db_url: str, hermes_home: Path
+) -> None:
+    before = checkout_state(repo)
+    a = add_in(cli, repo, "base", "echo a > a.txt")
+    b = add_in(cli, repo, "left", "test -f a.txt; echo b > b.txt", "--after", str(a))
+    c = add_in(cli, repo, "right", "test -f a.txt; echo c > c.txt", "--after", str(a))
+    d = add_in(
+        cli, repo, "join", "cat a.txt b.txt c.txt > all.txt", "--after", str(b), "--after", str(c)
+    )
+    run_until_idle()
+    with open_store(db_url) as store:
+        cards = {n: store.card(n) for n in (a, b, c, d)}
+    assert {card.status for card in cards.values()} == {"done"}
+    assert git(repo, "show", f"hermes/card-{d}:all.txt") == "a\nb\nc"
+    assert git(repo, "log", "-1", "--format=%s", f"hermes/card-{d}") == f"hermes: card {d}: join"
+    join = cards[d]
+    assert join.branch == f"hermes/card-{d}"
+    assert join.worktree is not None and Path(join.worktree).name == f"card-{d}"
+    assert Path(join.worktree).parent.parent == hermes_home / "worktrees"
+    assert Path(join.worktree).parent.name.startswith("project-")
+    assert (Path(join.worktree) / "all.txt").read_text() == "a\nb\nc\n"
+    assert checkout_state(repo) == before
+
+
+def test_a_merge_conflict_fails_the_attempt_naming_the_paths(
+    cli: Cli, repo: Path, db_url: str
+) -> None:
+    a = add_in(cli, repo, "base", "echo base > shared.txt")
+    b = add_in(cli, repo, "left", "echo left > shared.txt", "--after", str(a))
+    c = add_in(cli, repo, "right", "echo right > shared.txt", "--after", str(a))
+    d = add_in(
+        cli, repo, "join", "true", "--after", str(b), "--after", str(c), "--max-attempts", "1"
+    )
+    run_until_idle()
+    with open_store(db_url) as store:
+        detail = store.detail(d)
+    assert detail.card.status == "failed"
+    assert detail.runs[0].error == f"merge conflict merging hermes/card-{c}: shared.txt"
+    assert detail.card.worktree is not None  # recorded, so the user can look at it
+    assert git(Path(detail.card.worktree), "status", "--porcelain") == ""  # merge aborted
+
+
+def test_commits_work_on_a_machine_without_a_git_identity(
+    cli: Cli, repo: Path, tmp_path: Path, db_url: str
+) -> None:
+    card = add_in(cli, repo, "anonymous", "echo x > x.txt")
+    home = tmp_path / "empty-home"
+    home.mkdir()
+    bare = {
+        "HOME": str(home),
+        "GIT_CONFIG_GLOBAL": os.devnull,
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "EMAIL": "",
+        "GIT_AUTHOR_NAME": "",
+        "GIT_AUTHOR_EMAIL": "",
+        "GIT_COMMITTER_NAME": "",
+        "GIT_COMMITTER_EMAIL": "",
+    }
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")} | bare
+    check = subprocess.run(
+        ["git", "var", "GIT_COMMITTER_IDENT"], cwd=repo, env=env, capture_output=True, text=True
+    )
+    assert check.returncode != 0  # really no identity here
+    run_until_idle(env=bare)
+    with open_store(db_url) as store:
+        assert store.card(card).status == "done"
+    author = git(repo, "log", "-1", "--format=%an <%ae>", f"hermes/card-{card}")
+    assert author == "hermes <hermes@localhost>"
+
+
+def test_a_retry_starts_from_a_clean_worktree(
+    cli: Cli, repo: Path, tmp_path: Path, db_url: str
+) -> None:
+    mark = tmp_path / "tried-once"
+    body = (
+        f"if [ ! -e {mark} ]; then touch {mark}; echo junk > junk.txt; exit 1; fi; "
+        "test ! -e junk.txt; echo clean > clean.txt"
+    )
+    card = add_in(cli, repo, "second time lucky", body)
+    run_until_idle()
+    with open_store(db_url) as store:
+        assert [r.outcome for r in store.detail(card).runs] == ["failed", "done"]
+    files = git(repo, "ls-tree", "--name-only", f"hermes/card-{card}").split()
+    assert "clean.txt" in files and "junk.txt" not in files
+
+
+def test_merge_into_the_checked_out_base(cli: Cli, repo: Path, db_url: str) -> None:
+    card = add_in(cli, repo, "feature", "echo feature > feature.txt")
+    run_until_idle()
+    merged = cli("board", "merge", str(card))
+    assert merged.code == 0, merged.err
+    assert merged.out.startswith(f"merged hermes/card-{card} into main (")
+    assert (repo / "feature.txt").read_text() == "feature\n"
+    assert git(repo, "status", "--porcelain") == ""
+    with open_store(db_url) as store:
+        event = store.detail(card).events[-1]
+    assert event.kind == "merged" and event.data["into"] == "main"
+
+
+def test_merge_refuses_a_dirty_checkout_and_changes_nothing(cli: Cli, repo: Path) -> None:
+    card = add_in(cli, repo, "feature", "echo feature > feature.txt")
+    run_until_idle()
+    (repo / "README.md").write_text("# edited, not committed\n")
+    head = git(repo, "rev-parse", "HEAD")
+    refused = cli("board", "merge", str(card))
+    assert refused.code == 2
+    assert "has uncommitted changes on main; commit or stash them" in refused.err
+    assert git(repo, "rev-parse", "HEAD") == head
+    assert (repo / "README.md").read_text() == "# edited, not committed\n"
+
+
+def test_merge_refuses_a_conflict_and_leaves_the_base_as_it_was(cli: Cli, repo: Path) -> None:
+    card = add_in(cli, repo, "rewrite readme", "echo ours > README.md")
+    run_until_idle()
+    (repo / "README.md").write_text("theirs\n")
+    git(repo, "commit", "-qam", "meanwhile on main")
+    head = git(repo, "rev-parse", "HEAD")
+    refused = cli("board", "merge", str(card))
+    assert refused.code == 2
+    assert f"merge conflict merging hermes/card-{card}: README.md" in refused.err
+    assert git(repo, "rev-parse", "HEAD") == head
+    assert git(repo, "status", "--porcelain") == ""
+
+
+def test_merge_while_on_another_branch_leaves_the_checkout_alone(cli: Cli, repo: Path) -> None:
+    card = add_in(cli, repo, "feature", "echo feature > feature.txt")
+    run_until_idle()
+    git(repo, "checkout", "-qb", "my-work")
+    before = checkout_state(repo)
+    assert cli("board", "merge", str(card)).code == 0
+    assert checkout_state(repo) == before
+    assert git(repo, "show", "main:feature.txt") == "feature"
+
+
+def test_merge_refuses_cards_that_cannot_be_merged(cli: Cli, repo: Path) -> None:
+    waiting = add_in(cli, repo, "not yet", "true", "--backlog")
+    refused = cli("board", "merge", str(waiting))
+    assert refused.code == 2 and "merge it once it is done" in refused.err
+    scratch = cli("board", "add", "no repo", "--no-repo").out.strip()
+    assert "has no repository" in cli("board", "merge", scratch).err
+
+
+def test_gc_removes_finished_worktrees_and_keeps_branches(
+    cli: Cli, repo: Path, db_url: str
+) -> None:
+    done = add_in(cli, repo, "finished", "echo x > x.txt")
+    scratch = int(
+        cli("board", "add", "scratch", "--no-repo", "--profile", "shell", "--body", "true").out
+    )
+    run_until_idle()
+    with open_store(db_url) as store:
+        paths = [Path(store.card(c).worktree or "") for c in (done, scratch)]
+    assert all(p.is_dir() for p in paths)
+    result = cli("board", "gc")
+    assert (
+        result.code == 0
+        and result.out == "removed 2 workspaces of finished cards; their branches stay\n"
+    )
+    assert not any(p.exists() for p in paths)
+    assert git(repo, "branch", "--list", f"hermes/card-{done}") != ""
+    assert f"card-{done}" not in git(repo, "worktree", "list")
+    with open_store(db_url) as store:
+        assert store.card(done).worktree is None
+        assert store.detail(done).events[-1].kind == "worktree_removed"
+    assert cli("board", "gc").out == "removed 0 workspaces of finished cards; their branches stay\n"
+
+
+def test_a_dispatcher_removes_stray_worktrees_left_by_a_crash(
+    cli: Cli, repo: Path, hermes_home: Path
+) -> None:
+    card = add_in(cli, repo, "real", "true")
+    run_until_idle()
+    from worktrees import worktree_path
+
+    stray = worktree_path(hermes_home / "worktrees", repo, 99)
+    git(repo, "worktree", "add", "-q", "-b", "stray", str(stray))
+    out = run_until_idle()
+    assert f"removed stale worktree {stray}" in out
+    assert not stray.exists()
+    listed = git(repo, "worktree", "list")
+    assert "card-99" not in listed and f"card-{card}" in listed
