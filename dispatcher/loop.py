@@ -86,6 +86,7 @@ class Dispatcher:
         self._workers: dict[int, LocalWorker] = {}
         self._limits: dict[str, int] = {}
         self._wake = asyncio.Event()
+        self._followups: set[asyncio.Task[None]] = set()
         self._stopping = False
         self._stop_now = False
         self.last_tick: datetime | None = None
@@ -310,9 +311,11 @@ class Dispatcher:
         if worker is None:
             return
         del self._workers[worker.run_id]
-        asyncio.get_running_loop().create_task(
+        task = asyncio.get_running_loop().create_task(
             self._after_exit(worker, code), name=f"after-exit-{worker.run_id}"
         )
+        self._followups.add(task)
+        task.add_done_callback(self._followups.discard)
 
     async def _after_exit(self, worker: LocalWorker, code: int) -> None:
         now = utcnow()
@@ -339,6 +342,7 @@ class Dispatcher:
             )
         while self._workers and time.monotonic() < deadline and not self._stop_now:
             await asyncio.sleep(0.05)
+        await asyncio.gather(*self._followups, return_exceptions=True)
         now = utcnow()
         live = {lr.run.id: lr for lr in await self._call(self.store.live_runs)}
         for worker in list(self._workers.values()):

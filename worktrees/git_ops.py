@@ -90,14 +90,16 @@ def prepare_worktree(
     except GitCommandError as exc:
         raise WorkspaceError(f"cannot prepare the worktree {path}: {_stderr(exc)}") from exc
     env = identity_env(worktree)
-    for dependency in dependency_branches:
-        _merge(worktree, dependency, f"hermes: merge {dependency} into {branch}", env)
+    for dependency in dependency_branches:  # fast-forward when it can: a tidier history
+        _merge(worktree, dependency, f"hermes: merge {dependency} into {branch}", env, "--ff")
 
 
-def _merge(worktree: Repo, branch: str, message: str, env: dict[str, str]) -> None:
+def _merge(
+    worktree: Repo, branch: str, message: str, env: dict[str, str], mode: str = "--no-ff"
+) -> None:
     """Merge `branch` into the worktree's HEAD; on conflict abort and name the paths."""
     try:
-        worktree.git.merge("--no-ff", "--no-edit", "-m", message, branch, env=env)
+        worktree.git.merge(mode, "--no-edit", "-m", message, branch, env=env)
     except GitCommandError as exc:
         conflicted = worktree.git.diff("--name-only", "--diff-filter=U").split()
         if worktree.git.rev_parse("-q", "--verify", "MERGE_HEAD", with_exceptions=False):

@@ -24,6 +24,15 @@ app.add_typer(profiles_app, name="profiles")
 app.add_typer(dispatcher_app, name="dispatcher")
 
 
+@app.command("demo")
+def demo() -> None:
+    """Run a small graph of shell cards live in a fresh git repository (offline)."""
+    from hermes.cli.console import console
+    from hermes.demo import run_demo
+
+    raise typer.Exit(run_demo(console()))
+
+
 def _version(value: bool) -> None:
     if value:
         print(f"hermes {__version__}")

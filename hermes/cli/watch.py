@@ -18,7 +18,7 @@ from rich.table import Table
 from rich.text import Text
 
 from board import Card, CardFilter, Status, Store
-from board.clock import age, utcnow
+from board.clock import age, parse_iso, until, utcnow
 from hermes.cli.render import STATUS_STYLE
 
 ALWAYS_SHOWN = (Status.READY, Status.RUNNING, Status.DONE)
@@ -65,6 +65,8 @@ def _cell(cards: list[Card], now: datetime, rows: int) -> Text:
         if card.status in LIVE:  # how long it has been at it
             text.append(f"{age(card.updated_at, now)} ", style="dim")
         text.append(card.title.splitlines()[0] if card.title.strip() else card.title)
+        if card.status == Status.READY and card.not_before and parse_iso(card.not_before) > now:
+            text.append(f" (in {until(card.not_before, now)})", style="cyan")
     return text
 
 
