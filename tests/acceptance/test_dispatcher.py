@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+from itertools import pairwise
 from pathlib import Path
 
 from board import Store, open_store
@@ -293,3 +294,25 @@ def test_bad_dispatcher_settings_are_refused(cli: Cli) -> None:
 
 def test_dispatcher_json_status_without_a_dispatcher(cli: Cli) -> None:
     assert json.loads(cli("dispatcher", "status", "--json").out) == {"dispatchers": [], "runs": []}
+
+
+def test_a_profiles_concurrency_limits_its_cards_across_the_board(
+    cli: Cli, db_url: str, hermes_home: Path
+) -> None:
+    (hermes_home / "profiles").mkdir(parents=True, exist_ok=True)
+    (hermes_home / "profiles" / "solo.yaml").write_text("runner: command\nconcurrency: 1\n")
+    solo = [add(cli, f"solo {n}", "--profile", "solo", "--body", "sleep 0.5") for n in range(3)]
+    other = [add(cli, f"other {n}", "--profile", "shell", "--body", "sleep 0.5") for n in range(3)]
+    code, out = finish(start_dispatcher("--until-idle", *FAST, "--concurrency", "4"))
+    assert code == 0, out
+    with open_store(db_url) as store:
+
+        def spans(cards: list[int]) -> list[tuple[str, str]]:
+            return sorted(
+                (r.started_at, r.ended_at or "") for c in cards for r in store.detail(c).runs
+            )
+
+        solo_spans = spans(solo)
+        assert all(end <= start for (_, end), (start, _) in pairwise(solo_spans))
+        other_spans = spans(other)  # shell allows 4: these overlapped
+        assert any(end > start for (_, end), (start, _) in pairwise(other_spans))
