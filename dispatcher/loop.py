@@ -10,7 +10,8 @@ next scheduled start or lease expiry comes due, and at the fallback tick. Each w
 
 Promotion needs no step here: finishing a card promotes its dependents in the same
 transaction. Side tasks (board watch, worker exits, registry heartbeat) are named and
-supervised: if one dies the dispatcher stops loudly. SIGINT/SIGTERM stop claiming, give
+supervised: if one dies the dispatcher exits loudly (its running workers, like those of a
+dispatcher that crashed, finish on their own). SIGINT/SIGTERM stop claiming, give
 running workers `grace` seconds, then kill the rest and release their cards to `ready`.
 
 Store calls run on one dedicated thread: one thread hop per transaction, and the SQLite
@@ -150,10 +151,10 @@ class Dispatcher:
         finished = done.pop()
         failure = None if finished.get_name() == "dispatch" else finished
         if failure is not None:
+            # Stop loudly, like a crash: running workers are left to finish on their own.
             error = failure.exception() if not failure.cancelled() else None
             self._report(f"error: dispatcher task {failure.get_name()!r} stopped: {error!r}")
-            self._stopping = self._stop_now = True
-            await self._drain()
+            self._stopping = True
         for task in pending:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
@@ -174,11 +175,8 @@ class Dispatcher:
         while not self._stopping:
             now = utcnow()
             await self._reclaim(now)
-            if (
-                self.settings.until_idle
-                and not self._workers
-                and await self._call(self.store.is_idle)
-            ):
+            busy = self._workers or self._followups  # exits still being handled count
+            if self.settings.until_idle and not busy and await self._call(self.store.is_idle):
                 self._report("idle: nothing left that can run")
                 break
             await self._claim(now)

@@ -316,3 +316,18 @@ def test_a_profiles_concurrency_limits_its_cards_across_the_board(
         assert all(end <= start for (_, end), (start, _) in pairwise(solo_spans))
         other_spans = spans(other)  # shell allows 4: these overlapped
         assert any(end > start for (_, end), (start, _) in pairwise(other_spans))
+
+
+def test_a_dead_side_task_stops_the_dispatcher_loudly(cli: Cli, db_url: str) -> None:
+    card = add(cli, "outlives it", "--profile", "shell", "--body", "sleep 1; echo fine")
+    with dispatcher(*FAST) as proc, open_store(db_url) as store:
+        wait_until(lambda: live_pid(store, card))
+        children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+        template = int(children[0])
+        os.kill(template, signal.SIGKILL)  # the worker template: no more workers can start
+        code = proc.wait(timeout=10)
+        out = proc.stdout.read() if proc.stdout else ""
+        assert code == 1
+        assert "error: dispatcher task 'worker-events' stopped" in out
+        wait_until(lambda: status(store, card) == "done", timeout=10)  # its worker finished
+        assert runs_of(store, card) == ["done"]
