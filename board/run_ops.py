@@ -177,20 +177,39 @@ class RunCommands(StoreBase):
     def reclaim(self, run_id: int, now: datetime, reason: str, actor: str = "dispatcher") -> bool:
         """Take the card back from a dead, hung or lease-expired worker: the run ends
         `reclaimed` and the card is ready again (or failed when attempts are spent)."""
+        return self._take_back(run_id, now, reason, actor, Action.RECLAIM)
+
+    def release(self, run_id: int, now: datetime, reason: str, actor: str = "dispatcher") -> bool:
+        """Give a card back without counting the attempt (the dispatcher is stopping)."""
+        return self._take_back(run_id, now, reason, actor, Action.RELEASE)
+
+    def _take_back(
+        self, run_id: int, now: datetime, reason: str, actor: str, action: Action
+    ) -> bool:
         stamp = iso(now)
         with self._db.write() as cx:
             live = self._live_run(cx, run_id)
             if live is None:
                 return False
-            to = Status.READY if live.attempts < live.max_attempts else Status.FAILED
-            self._finish(cx, live, run_id, to, stamp)
+            if action is Action.RELEASE:
+                to = Status.READY
+                params = {
+                    "now": stamp,
+                    "card_id": live.card_id,
+                    "run_id": run_id,
+                    "from": live.status.value,
+                }
+                cx.execute(q.RELEASE_CARD, params)
+            else:
+                to = Status.READY if live.attempts < live.max_attempts else Status.FAILED
+                self._finish(cx, live, run_id, to, stamp)
             self._end_run(cx, run_id, "reclaimed", stamp, error=reason)
             self._transition(
                 cx,
                 live.card_id,
                 live.status,
                 to,
-                Action.RECLAIM,
+                action,
                 actor,
                 stamp,
                 {"attempt": live.attempt, "reason": reason},
@@ -286,34 +305,6 @@ class RunCommands(StoreBase):
                 "run_id": run_id,
             }
             cx.execute(q.SET_WORKSPACE, params)
-        return True
-
-    def release(self, run_id: int, now: datetime, reason: str, actor: str = "dispatcher") -> bool:
-        """Give a card back without counting the attempt (the dispatcher is stopping)."""
-        stamp = iso(now)
-        with self._db.write() as cx:
-            live = self._live_run(cx, run_id)
-            if live is None:
-                return False
-            params = {
-                "now": stamp,
-                "card_id": live.card_id,
-                "run_id": run_id,
-                "from": live.status.value,
-            }
-            cx.execute(q.RELEASE_CARD, params)
-            self._end_run(cx, run_id, "reclaimed", stamp, error=reason)
-            self._transition(
-                cx,
-                live.card_id,
-                live.status,
-                Status.READY,
-                Action.RELEASE,
-                actor,
-                stamp,
-                {"attempt": live.attempt, "reason": reason},
-                run_id,
-            )
         return True
 
     def expired_runs(self, now: datetime) -> list[int]:

@@ -10,9 +10,9 @@ answers `hermes board add` from a cache without them.
 
 from __future__ import annotations
 
-from importlib import import_module
 from typing import TYPE_CHECKING
 
+from hermes.lazy import lazy_attributes
 from profiles.cache import CardDefaults, card_defaults
 from profiles.files import BUILTIN_DIR, is_builtin, profile_file, profile_files
 
@@ -20,18 +20,15 @@ if TYPE_CHECKING:
     from profiles.loader import list_profiles, load_profile, read_profile
     from profiles.model import Profile
 
-_LAZY = {
-    "Profile": "profiles.model",
-    "list_profiles": "profiles.loader",
-    "load_profile": "profiles.loader",
-    "read_profile": "profiles.loader",
-}
-
-
-def __getattr__(name: str) -> object:
-    if name in _LAZY:
-        return getattr(import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'profiles' has no attribute {name!r}")
+__getattr__ = lazy_attributes(
+    __name__,
+    {
+        "Profile": "profiles.model",
+        "list_profiles": "profiles.loader",
+        "load_profile": "profiles.loader",
+        "read_profile": "profiles.loader",
+    },
+)
 
 
 __all__ = [

@@ -8,9 +8,9 @@ touches the board.
 
 from __future__ import annotations
 
-from importlib import import_module
 from typing import TYPE_CHECKING
 
+from hermes.lazy import lazy_attributes
 from worktrees.repo import RepoRef, resolve_repo
 
 if TYPE_CHECKING:
@@ -26,27 +26,23 @@ if TYPE_CHECKING:
         worktree_path,
     )
 
-_LAZY = {
-    name: "worktrees.git_ops"
-    for name in (
-        "MergeConflict",
-        "WorkspaceError",
-        "branch_for",
-        "commit_all",
-        "merge_card",
-        "prepare_worktree",
-        "prune",
-        "remove_worktree",
-        "worktree_path",
-    )
-}
-
-
-def __getattr__(name: str) -> object:
-    if name in _LAZY:
-        return getattr(import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'worktrees' has no attribute {name!r}")
-
+__getattr__ = lazy_attributes(
+    __name__,
+    dict.fromkeys(
+        [
+            "MergeConflict",
+            "WorkspaceError",
+            "branch_for",
+            "commit_all",
+            "merge_card",
+            "prepare_worktree",
+            "prune",
+            "remove_worktree",
+            "worktree_path",
+        ],
+        "worktrees.git_ops",
+    ),
+)
 
 __all__ = [
     "MergeConflict",
