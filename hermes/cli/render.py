@@ -7,6 +7,7 @@ lazily by the commands that print tables, so `hermes board add` never pays for r
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
@@ -316,19 +317,21 @@ def status_view(
     if not live:
         return Group(head, Text("No live runs.", style="dim"))
     runs = Table(title=f"live runs  {len(live)}", title_justify="left", box=box.SIMPLE_HEAD)
-    for name in ("run", "card", "title", "profile", "status", "worker", "heartbeat", "lease"):
-        runs.add_column(name, no_wrap=name != "title", overflow="ellipsis")
+    runs.add_column("run", justify="right", no_wrap=True, min_width=3)
+    runs.add_column("card", overflow="ellipsis", no_wrap=True, max_width=20)
+    for name, width in (("profile", 7), ("status", 11), ("pid", 7), ("beat", 7), ("lease", 6)):
+        runs.add_column(name, no_wrap=True, min_width=width)
     for entry in live:
         run = entry.run
         expires = parse_iso(run.lease_expires_at)
-        lease = f"{until(run.lease_expires_at, now)} left" if expires > now else "expired"
+        lease = until(run.lease_expires_at, now) if expires > now else "expired"
+        where = "" if run.host in (None, socket.gethostname()) else f"@{run.host}"
         runs.add_row(
             str(run.id),
-            str(run.card_id),
-            Text(entry.title),
+            Text(f"{run.card_id} {entry.title}"),
             Text(entry.profile),
             status_text(entry.status),
-            Text(f"pid {run.pid}@{run.host}" if run.pid else "starting"),
+            Text(f"{run.pid}{where}" if run.pid else "starting"),
             f"{age(run.heartbeat_at, now)} ago",
             Text(lease, style="red" if expires <= now else ""),
         )

@@ -263,7 +263,7 @@ def test_status_shows_dispatchers_and_live_runs(cli: Cli, db_url: str) -> None:
         assert (run["card_id"], run["title"], run["status"]) == (card, "visible", "running")
         assert run["lease_expires_at"] > run["heartbeat_at"]
         human = cli("dispatcher", "status").out
-        assert "visible" in human and "running" in human and "left" in human
+        assert "visible" in human and "running" in human and "lease" in human
 
 
 def test_log_follow_streams_until_the_card_finishes(cli: Cli, db_url: str) -> None:
