@@ -8,15 +8,27 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from dataclasses import dataclass
 from typing import Any
 
 from board import queries as q
 from board.cards import Usage
 from board.db import Database
 from board.status import EVENT_KIND, Action, Status, is_allowed
-from hermes.errors import NotFound
+from hermes.errors import Fenced, NotFound
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
+@dataclass(frozen=True, slots=True)
+class LiveRunState:
+    """A live run as the fencing check sees it: its card, attempt and the card's status."""
+
+    card_id: int
+    attempt: int
+    status: Status
+    attempts: int
+    max_attempts: int
 
 
 def to_json_text(value: Any) -> str:
@@ -139,3 +151,15 @@ class StoreBase:
                 "cost_usd": usage.cost_usd,
             },
         )
+
+    def _live_run(self, cx: sqlite3.Connection, run_id: int) -> LiveRunState | None:
+        row = cx.execute(q.LIVE_RUN, {"run_id": run_id}).fetchone()
+        if row is None:
+            return None
+        card_id, attempt, status, attempts, max_attempts = row
+        return LiveRunState(card_id, attempt, Status(status), attempts, max_attempts)
+
+    def _fence(self, cx: sqlite3.Connection, run_id: int | None) -> None:
+        """Refuse a worker's write once its run no longer holds the card."""
+        if run_id is not None and self._live_run(cx, run_id) is None:
+            raise Fenced(f"run {run_id} no longer holds its card; the write was refused")

@@ -41,11 +41,17 @@ def _check_new_card(card: NewCard) -> None:
 class CardCommands(StoreBase):
     """Create cards and make the moves a human (or an intake) may make."""
 
-    def add_card(self, card: NewCard, now: datetime, actor: str = "cli") -> tuple[int, bool]:
-        """Create a card; returns (id, created). An existing `key` returns its card instead."""
+    def add_card(
+        self, card: NewCard, now: datetime, actor: str = "cli", *, fence: int | None = None
+    ) -> tuple[int, bool]:
+        """Create a card; returns (id, created). An existing `key` returns its card instead.
+
+        `fence` is the run id of a worker creating the card: refused once that run is over.
+        """
         stamp = iso(now)
         _check_new_card(card)
         with self._db.write() as cx:
+            self._fence(cx, fence)
             if card.key is not None:
                 found = cx.execute(q.CARD_ID_BY_KEY, {"key": card.key}).fetchone()
                 if found:
@@ -204,12 +210,21 @@ class CardCommands(StoreBase):
             self._transition(cx, card_id, src, to, Action.RETRY, actor, stamp)
         return to
 
-    def comment(self, card_id: int, text: str, now: datetime, actor: str = "cli") -> None:
+    def comment(
+        self,
+        card_id: int,
+        text: str,
+        now: datetime,
+        actor: str = "cli",
+        *,
+        fence: int | None = None,
+    ) -> None:
         """Attach a note to the card's history (workers see comments in their prompt)."""
         stamp = iso(now)
         if not text.strip():
             raise InvalidInput("the comment is empty; write some text to add")
         with self._db.write() as cx:
+            self._fence(cx, fence)
             self._status(cx, card_id)
             self._event(cx, card_id, "comment", actor, stamp, {"text": text})
 

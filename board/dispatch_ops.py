@@ -4,6 +4,7 @@ anything can still run, the registry of dispatchers, and workspace bookkeeping."
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from board import queries as q
 from board.base import StoreBase
@@ -86,7 +87,7 @@ class DispatchReads(StoreBase):
             self._event(cx, card_id, "worktree_removed", actor, stamp)
 
     def note(
-        self, card_id: int, kind: str, now: datetime, actor: str, data: dict[str, object]
+        self, card_id: int, kind: str, now: datetime, actor: str, data: dict[str, Any]
     ) -> None:
         """Record an event that does not change the card's status (e.g. `merged`)."""
         if kind in ACTION_OF_KIND:

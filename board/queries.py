@@ -96,6 +96,10 @@ INSERT INTO events (card_id, run_id, at, kind, actor, data)
 VALUES (:card_id, :run_id, :at, :kind, :actor, :data)
 """
 EVENTS_OF = "SELECT at, kind, actor, data, run_id FROM events WHERE card_id = :id ORDER BY id"
+RUN_EVENTS = """
+SELECT at, kind, actor, data, run_id FROM events
+WHERE run_id = :run_id AND kind IN ({kinds}) ORDER BY id
+"""
 
 # -- runs: claim, lease, finish ------------------------------------------------------
 

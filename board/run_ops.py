@@ -7,15 +7,18 @@ change nothing and return False, and the worker stops.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from board import queries as q
-from board.base import StoreBase
-from board.cards import Claim, Usage
+from board.base import LiveRunState, StoreBase
+from board.cards import Claim, Event, Usage
 from board.clock import iso
-from board.status import Action, Status
+from board.status import ANSWER_KINDS, Action, Status
+from hermes.errors import IllegalTransition
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,15 +31,6 @@ class Backoff:
     def delay(self, attempt: int) -> float:
         """Seconds to wait after failed attempt number `attempt` (1-based)."""
         return float(min(self.cap, self.base * 2 ** max(0, attempt - 1)))
-
-
-@dataclass(frozen=True, slots=True)
-class _LiveRun:
-    card_id: int
-    attempt: int
-    status: Status
-    attempts: int
-    max_attempts: int
 
 
 class RunCommands(StoreBase):
@@ -217,7 +211,7 @@ class RunCommands(StoreBase):
             )
         return True
 
-    def pause(self, run_id: int, now: datetime, request: dict[str, object]) -> bool:
+    def pause(self, run_id: int, now: datetime, request: dict[str, Any]) -> bool:
         """The worker waits for a human (an approval or a question): the card shows
         `needs_input` with the request in its event; the run keeps its lease."""
         return self._switch(
@@ -228,7 +222,7 @@ class RunCommands(StoreBase):
         self,
         run_id: int,
         now: datetime,
-        answer: dict[str, object],
+        answer: dict[str, Any],
         *,
         kind: str = "resumed",
         actor: str = "cli",
@@ -239,6 +233,45 @@ class RunCommands(StoreBase):
             run_id, now, Status.NEEDS_INPUT, Status.RUNNING, Action.RESUME, actor, answer, kind
         )
 
+    def answer(
+        self, card_id: int, now: datetime, kind: str, data: dict[str, Any], actor: str = "cli"
+    ) -> None:
+        """A human answers a paused card: `approved` or `rejected` for an approval request,
+        `answered` for a question. Refuses (naming the right command) anything else."""
+        with self._db.read() as cx:
+            status = self._status(cx, card_id)
+            run_id = cx.execute(q.CURRENT_RUN, {"id": card_id}).fetchone()[0]
+        request = self.pending_request(run_id) if status is Status.NEEDS_INPUT else None
+        if request is None or run_id is None:
+            raise IllegalTransition(f"card {card_id} is {status}; it is not waiting for anyone")
+        wanted = "question" if kind == "answered" else "approval"
+        if request.get("kind") != wanted:
+            hint = (
+                f"answer it with `hermes board reply {card_id} TEXT`"
+                if wanted == "approval"
+                else f"use `hermes board approve {card_id}` or `reject {card_id}`"
+            )
+            raise IllegalTransition(f"card {card_id} waits for a {request.get('kind')}; {hint}")
+        if not self.resume(run_id, now, data, kind=kind, actor=actor):
+            raise IllegalTransition(f"card {card_id} is no longer waiting; see `hermes board show`")
+
+    def pending_request(self, run_id: int | None) -> dict[str, Any] | None:
+        """What a paused run asked for (its last `needs_input` event's data), if paused."""
+        if run_id is None:
+            return None
+        events = self.run_events(run_id, ("needs_input", *ANSWER_KINDS))
+        if not events or events[-1].kind != "needs_input":
+            return None
+        return events[-1].data
+
+    def run_events(self, run_id: int, kinds: tuple[str, ...]) -> list[Event]:
+        """A run's events of the given kinds, oldest first."""
+        sql = q.RUN_EVENTS.format(kinds=q.placeholders("k", len(kinds)))
+        rows = self._db.cx.execute(sql, {"run_id": run_id, **q.bind_list("k", list(kinds))})
+        return [
+            Event(at, kind, actor, json.loads(data), rid) for at, kind, actor, data, rid in rows
+        ]
+
     def _switch(
         self,
         run_id: int,
@@ -247,7 +280,7 @@ class RunCommands(StoreBase):
         dst: Status,
         action: Action,
         actor: str,
-        data: dict[str, object],
+        data: dict[str, Any],
         kind: str | None = None,
     ) -> bool:
         """Move a live run's card between running and needs_input; False if fenced off."""
@@ -316,17 +349,10 @@ class RunCommands(StoreBase):
         """How many live runs each profile has (for per-profile concurrency limits)."""
         return dict(self._db.cx.execute(q.RUNNING_BY_PROFILE).fetchall())
 
-    def _live_run(self, cx: sqlite3.Connection, run_id: int) -> _LiveRun | None:
-        row = cx.execute(q.LIVE_RUN, {"run_id": run_id}).fetchone()
-        if row is None:
-            return None
-        card_id, attempt, status, attempts, max_attempts = row
-        return _LiveRun(card_id, attempt, Status(status), attempts, max_attempts)
-
     def _finish(
         self,
         cx: sqlite3.Connection,
-        live: _LiveRun,
+        live: LiveRunState,
         run_id: int,
         to: Status,
         now: str,

@@ -120,10 +120,10 @@ EVENT_KIND: dict[Action, str] = {
 }
 
 #: Event kind -> the action it records: `EVENT_KIND` inverted, plus the kinds that refine
-#: a resume (a human approved or rejected a paused action).
+#: a resume (a human approved or rejected a paused action, or answered a question).
+ANSWER_KINDS = ("approved", "rejected", "answered")
 ACTION_OF_KIND: dict[str, Action] = {kind: action for action, kind in EVENT_KIND.items()} | {
-    "approved": A.RESUME,
-    "rejected": A.RESUME,
+    kind: A.RESUME for kind in ANSWER_KINDS
 }
 
 

@@ -26,11 +26,11 @@ import secrets
 import signal
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 from board import Backoff, CardDetail, LiveRun, Status, Store, open_store
 from board.clock import parse_iso, utcnow
@@ -83,9 +83,15 @@ class Dispatcher:
         self._report = report or (lambda _text: None)
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="hermes-store")
         self._store: Store | None = None
-        self._pool = WorkerPool(self._worker_exited)
+        self._pools = {
+            "light": WorkerPool(self._worker_exited, "light"),
+            "agent": WorkerPool(self._worker_exited, "agent"),
+        }
+        self._sides: set[asyncio.Task[None]] = set()
+        self._crash: asyncio.Future[asyncio.Task[None]] | None = None
         self._workers: dict[int, LocalWorker] = {}
         self._limits: dict[str, int] = {}
+        self._runners: dict[str, str] = {}
         self._wake = asyncio.Event()
         self._followups: set[asyncio.Task[None]] = set()
         self._stopping = False
@@ -132,7 +138,9 @@ class Dispatcher:
             removed = await self._call(reconcile, self.store, worktrees_dir())
             for path in removed:
                 self._report(f"removed stale worktree {path}")
-            await self._pool.start()
+            await self._pools["light"].start()
+            if await self._call(self._agent_work_waiting):
+                self._start_agent_template()
             self._report(f"dispatcher {self.id} started (concurrency {self.settings.concurrency})")
             return await self._supervise()
         finally:
@@ -140,30 +148,60 @@ class Dispatcher:
                 loop.remove_signal_handler(signum)
             await self._close()
 
+    def _side(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+        """Start a supervised side task: if it ever ends, the dispatcher stops loudly."""
+        task = asyncio.create_task(coro, name=name)
+        self._sides.add(task)
+
+        def ended(done: asyncio.Task[None]) -> None:
+            if self._crash is not None and not self._crash.done() and not done.cancelled():
+                self._crash.set_result(done)
+
+        task.add_done_callback(ended)
+
     async def _supervise(self) -> int:
-        tasks = {
-            asyncio.create_task(self._dispatch(), name="dispatch"),
-            asyncio.create_task(self._watch_board(), name="board-watch"),
-            asyncio.create_task(self._pool.listen(), name="worker-events"),
-            asyncio.create_task(self._beat(), name="registry-heartbeat"),
-        }
-        done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-        finished = done.pop()
-        failure = None if finished.get_name() == "dispatch" else finished
+        self._crash = asyncio.get_running_loop().create_future()
+        dispatch = asyncio.create_task(self._dispatch(), name="dispatch")
+        self._side(self._watch_board(), "board-watch")
+        self._side(self._pools["light"].listen(), "worker-events")
+        self._side(self._beat(), "registry-heartbeat")
+        waiters: list[asyncio.Future[Any]] = [dispatch, self._crash]
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        failure = self._crash.result() if self._crash.done() else None
         if failure is not None:
             # Stop loudly, like a crash: running workers are left to finish on their own.
-            error = failure.exception() if not failure.cancelled() else None
+            error = failure.exception()
             self._report(f"error: dispatcher task {failure.get_name()!r} stopped: {error!r}")
             self._stopping = True
-        for task in pending:
+            dispatch.cancel()
+        else:
+            self._crash.cancel()
+        for task in self._sides:
             task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
-        if failure is None:
-            finished.result()  # re-raise if the dispatch loop itself failed
+        outcome, *_ = await asyncio.gather(dispatch, *self._sides, return_exceptions=True)
+        if failure is None and isinstance(outcome, BaseException):
+            raise outcome  # the dispatch loop itself failed: a bug, shown as one
         return 0 if failure is None else 1
 
+    def _agent_work_waiting(self) -> bool:
+        """Whether unfinished cards of agent profiles are on the board (warm up early)."""
+        by_profile = self.store.stats(utcnow())["by_profile"]
+        unfinished = {"ready", "waiting", "running", "needs_input"}
+        return any(
+            self._runners.get(name) == "agent" and unfinished & set(counts)
+            for name, counts in by_profile.items()
+        )
+
+    def _start_agent_template(self) -> None:
+        """Start the agent worker template (it imports litellm: a few seconds, once)."""
+        if not self._pools["agent"].started:
+            self._pools["agent"].started = True
+            self._side(self._pools["agent"].serve(), "agent-worker-events")
+            self._report("warming the agent worker template (litellm takes a few seconds)")
+
     async def _close(self) -> None:
-        await self._pool.close()
+        for pool in self._pools.values():
+            await pool.close()
         if self._store is not None:
             await self._call(self.store.dispatcher_beat, self.id, utcnow(), stopped=True)
             await self._call(self.store.close)
@@ -222,9 +260,12 @@ class Dispatcher:
         from profiles import list_profiles
 
         try:
-            self._limits = {p.name: p.concurrency for p, _ in list_profiles(profiles_dir())}
+            profiles = [profile for profile, _ in list_profiles(profiles_dir())]
         except HermesError as exc:  # keep the last good limits; say what is wrong
             self._report(f"warning: {exc}")
+            return
+        self._limits = {p.name: p.concurrency for p in profiles}
+        self._runners = {p.name: p.runner for p in profiles}
 
     # -- claiming ---------------------------------------------------------------------
 
@@ -256,7 +297,10 @@ class Dispatcher:
                 self.settings.backoff.base,
                 self.settings.backoff.cap,
             )
-            pid = await self._pool.spawn(job)
+            kind = "agent" if self._runners.get(card.profile) == "agent" else "light"
+            if kind == "agent":
+                self._start_agent_template()
+            pid = await self._pools[kind].spawn(job)
             self._workers[claim.run_id] = LocalWorker(
                 claim.run_id, claim.card_id, pid, card.profile, time.monotonic()
             )

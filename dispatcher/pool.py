@@ -23,11 +23,14 @@ class TemplateDied(RuntimeError):
 class WorkerPool:
     """A running worker template and the workers it forked for us."""
 
-    def __init__(self, on_exit: ExitHandler) -> None:
+    def __init__(self, on_exit: ExitHandler, kind: str = "light") -> None:
+        self.kind = kind
         self._on_exit = on_exit
         self._proc: asyncio.subprocess.Process | None = None
         self._spawn_lock = asyncio.Lock()
         self._spawned: asyncio.Future[int] | None = None
+        self.ready = asyncio.Event()
+        self.started = False
 
     async def start(self) -> None:
         """Start the template and wait until it has imported everything a worker needs."""
@@ -35,16 +38,24 @@ class WorkerPool:
             sys.executable,
             "-m",
             "workers.template",
+            self.kind,
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
         )
         assert self._proc.stdout is not None
         first = await self._proc.stdout.readline()
         if json.loads(first or b"{}").get("ready") is not True:
-            raise TemplateDied(f"the worker template did not start: {first!r}")
+            raise TemplateDied(f"the {self.kind} worker template did not start: {first!r}")
+        self.ready.set()
+
+    async def serve(self) -> None:
+        """Start, then listen until the template exits (a supervised task)."""
+        await self.start()
+        await self.listen()
 
     async def spawn(self, job: WorkerJob) -> int:
         """Start a worker for `job`; returns its pid (also its process group)."""
+        await self.ready.wait()
         assert self._proc is not None and self._proc.stdin is not None
         async with self._spawn_lock:
             self._spawned = asyncio.get_running_loop().create_future()
@@ -61,7 +72,7 @@ class WorkerPool:
                 self._on_exit(int(message["exited"]), int(message["code"]))
             elif "spawned" in message and self._spawned is not None:
                 self._spawned.set_result(int(message["pid"]))
-        raise TemplateDied("the worker template exited")
+        raise TemplateDied(f"the {self.kind} worker template exited")
 
     async def close(self) -> None:
         """Let the template go; workers still running are left to finish on their own."""

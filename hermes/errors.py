@@ -34,6 +34,12 @@ class IllegalTransition(HermesError):
     """A card cannot move from its current status to the one asked for."""
 
 
+class Fenced(HermesError):
+    """A worker's write was refused: its run no longer holds the card (lease lost)."""
+
+    exit_code = 1
+
+
 class ProfileError(HermesError):
     """A profile file is unreadable or invalid; the message names file, field and fix."""
 

@@ -77,6 +77,12 @@ def resolve(request: CardRequest, now: datetime) -> NewCard:
     )
 
 
-def add_card(store: Store, request: CardRequest, now: datetime) -> tuple[int, bool]:
-    """Create the card (or find the one with the same key); returns (id, created)."""
-    return store.add_card(resolve(request, now), now, actor=request.source)
+def add_card(
+    store: Store, request: CardRequest, now: datetime, *, fence: int | None = None
+) -> tuple[int, bool]:
+    """Create the card (or find the one with the same key); returns (id, created).
+
+    `fence` is the run id of a worker adding the card; the board refuses it once that
+    run no longer holds its own card.
+    """
+    return store.add_card(resolve(request, now), now, actor=request.source, fence=fence)

@@ -62,3 +62,8 @@ def worktrees_dir() -> Path:
 def workspaces_dir() -> Path:
     """Scratch directories of cards without a repository."""
     return hermes_home() / "workspaces"
+
+
+def skills_dir() -> Path:
+    """User skills: `skills/<name>/SKILL.md` add to or override the built-ins."""
+    return hermes_home() / "skills"

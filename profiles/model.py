@@ -34,6 +34,13 @@ class Profile(BaseModel):
     soul: str = ""
     tools: list[Tool] = Field(default_factory=lambda: list(ALL_TOOLS))
     max_turns: int = Field(default=30, ge=1)
+    max_seconds: float | None = Field(default=None, gt=0)  # wall-time budget of the loop
+    max_tokens: int | None = Field(default=None, ge=1)  # tokens in + out, whole run
+    max_cost: float | None = Field(default=None, gt=0)  # USD, where the price is known
+    shell_timeout: float = Field(default=120, gt=0)  # seconds per `shell` tool call
+    approvals: Literal["ask", "auto", "deny"] = "ask"  # risky shell commands
+    approve_low_after: float = Field(default=300, ge=0)  # low risk: approved if unanswered
+    learn: bool = False  # offer to save a skill after a long run
     # runner: cli
     command: list[str] | None = None
 

@@ -1,5 +1,26 @@
-"""The skill library: folders with a SKILL.md (agentskills.io format).
+"""The skill library: reusable procedures agents read on demand and add to.
 
-Built-in skills will ship here; `$HERMES_HOME/skills/` adds or overrides them. Workers see
-only names and one-line descriptions until they ask for a skill's body.
+Built-in skills ship in `skills/builtin/`; `$HERMES_HOME/skills/` adds or overrides.
 """
+
+from skills.library import (
+    BUILTIN_DIR,
+    Skill,
+    SkillError,
+    add_skill,
+    create_skill,
+    index,
+    list_skills,
+    load_skill,
+)
+
+__all__ = [
+    "BUILTIN_DIR",
+    "Skill",
+    "SkillError",
+    "add_skill",
+    "create_skill",
+    "index",
+    "list_skills",
+    "load_skill",
+]

@@ -2,13 +2,15 @@
 
 Starting Python and importing the board, profiles and gitpython costs a few hundred
 milliseconds; forking a process that has already done so costs a few. The dispatcher
-starts this template once (`python -m workers.template`) and talks to it over pipes:
+starts a template (`python -m workers.template [light|agent]`) and talks to it over pipes:
 
     dispatcher -> template   one WorkerJob JSON line per run to start
     template -> dispatcher   {"ready": true} once warm
                              {"spawned": <run id>, "pid": <pid>} per job
                              {"exited": <pid>, "code": <exit code, -signal>} per worker
 
+There are two kinds: `light` (command and cli runners; no litellm) and `agent`, which
+has also imported litellm (about four seconds) so agent workers start in milliseconds.
 The template reaps its children and reports each exit at once, so a worker that dies is
 noticed immediately. Each worker starts its own session (process group), away from the
 terminal and the template. When the dispatcher goes away (its end of the pipe closes),
@@ -61,8 +63,18 @@ def _become_worker(job: WorkerJob) -> None:
         os._exit(code)
 
 
+def warm(kind: str) -> None:
+    """Import what workers of `kind` need before forking them (`agent`: litellm too)."""
+    if kind == "agent":
+        from workers.agent.model import import_litellm
+        from workers.runners import agent  # noqa: F401
+
+        import_litellm()
+
+
 def main() -> None:
     """Serve spawn requests until the dispatcher closes the pipe."""
+    warm(sys.argv[1] if len(sys.argv) > 1 else "light")
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the dispatcher's to handle
     signal.signal(signal.SIGCHLD, _reap)
     _report({"ready": True})

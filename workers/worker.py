@@ -15,16 +15,16 @@ import traceback
 from datetime import datetime
 from pathlib import Path
 
-from board import Backoff, Store, Usage, open_store
+from board import Backoff, Store, open_store
 from board.clock import utcnow
 from hermes.errors import HermesError
 from hermes.paths import logs_dir, profiles_dir
-from profiles import load_profile
+from profiles import Profile, load_profile
 from workers import workspace as workspaces
 from workers.heartbeat import Heartbeat
 from workers.job import WorkerJob
 from workers.logs import run_log
-from workers.runners import Outcome, RunContext, Runner, runner_for
+from workers.runners import Outcome, RunContext, runner_for
 from workers.runners.command import kill_group
 
 HOST = socket.gethostname()
@@ -72,7 +72,7 @@ def _attempt(job: WorkerJob, store: Store, log: _Log) -> int:
     try:
         profile = load_profile(card.profile, profiles_dir())
         review = profile.review
-        outcome = _run(job, store, log, runner_for(profile.runner), heartbeat, runner_group)
+        outcome = _run(job, store, log, profile, heartbeat, runner_group)
     except HermesError as exc:
         outcome = Outcome(False, "", str(exc))
     except Exception as exc:  # a bug: fail the attempt visibly rather than vanish
@@ -90,10 +90,11 @@ def _run(
     job: WorkerJob,
     store: Store,
     log: _Log,
-    runner: Runner,
+    profile: Profile,
     heartbeat: Heartbeat,
     runner_group: list[int],
 ) -> Outcome:
+    runner = runner_for(profile.runner)
     card = store.card(job.card_id)
     path, branch = workspaces.location(card)
     store.set_workspace(job.run_id, utcnow(), branch=branch, worktree=str(path))
@@ -106,7 +107,15 @@ def _run(
             store.set_runner(job.run_id, pgid)
 
         ctx = RunContext(
-            card, job.run_id, space.path, log.path, card.timeout, heartbeat.lost, started
+            card,
+            job.run_id,
+            space.path,
+            log.path,
+            card.timeout,
+            heartbeat.lost,
+            started,
+            profile,
+            store,
         )
         outcome = runner.run(ctx)
         if outcome.ok and not heartbeat.lost.is_set():
@@ -121,7 +130,9 @@ def _run(
 def _finish(job: WorkerJob, store: Store, log: _Log, outcome: Outcome, review: bool) -> int:
     now = utcnow()
     if outcome.ok:
-        applied = store.complete(job.run_id, now, result=outcome.result, review=review)
+        applied = store.complete(
+            job.run_id, now, result=outcome.result, review=review, usage=outcome.usage
+        )
         log.line("done" + (" (waiting for review)" if review else ""))
     else:
         applied = store.fail(
@@ -131,7 +142,7 @@ def _finish(job: WorkerJob, store: Store, log: _Log, outcome: Outcome, review: b
             outcome="timeout" if outcome.timed_out else "failed",
             exit_code=outcome.exit_code,
             result=outcome.result or None,
-            usage=Usage(),
+            usage=outcome.usage,
             backoff=Backoff(job.backoff_base, job.backoff_cap),
         )
         log.line(f"failed: {outcome.error}")

@@ -7,10 +7,11 @@ from typing import Annotated
 import typer
 
 from hermes import __version__
-from hermes.cli import work_cmd  # noqa: F401  (adds `board log|merge|gc`)
+from hermes.cli import human_cmd, work_cmd  # noqa: F401  (add board log|merge|gc|approve|...)
 from hermes.cli.board_cmd import board_app
 from hermes.cli.dispatcher_cmd import dispatcher_app
 from hermes.cli.profiles_cmd import profiles_app
+from hermes.cli.skills_cmd import skills_app
 
 app = typer.Typer(
     name="hermes",
@@ -22,6 +23,7 @@ app = typer.Typer(
 app.add_typer(board_app, name="board")
 app.add_typer(profiles_app, name="profiles")
 app.add_typer(dispatcher_app, name="dispatcher")
+app.add_typer(skills_app, name="skills")
 
 
 @app.command("demo")

@@ -153,6 +153,9 @@ def card_detail(detail: CardDetail, now: datetime) -> RenderableType:
         ("created", f"{card.created_at} ({age(card.created_at, now)} ago)"),
         ("updated", f"{card.updated_at} ({age(card.updated_at, now)} ago)"),
     ]
+    waiting = pending_request(detail)
+    if waiting is not None:
+        fields.append(("waiting for", waiting))
     last = detail.runs[-1] if detail.runs else None
     if last is not None and last.error and last.outcome != "running":
         fields.append(("last error", Text(last.error, style="red")))
@@ -165,6 +168,28 @@ def card_detail(detail: CardDetail, now: datetime) -> RenderableType:
         parts += [Text("\nruns", style="bold"), _runs_view(detail, now)]
     parts += [Text("\nevents", style="bold"), _events_view(detail, now)]
     return Group(*parts)
+
+
+def pending_request(detail: CardDetail) -> Text | None:
+    """What a card in `needs_input` waits for, and the command that answers it."""
+    if detail.card.status != Status.NEEDS_INPUT:
+        return None
+    asked = next((e for e in reversed(detail.events) if e.kind == "needs_input"), None)
+    if asked is None:
+        return None
+    card = detail.card.id
+    if asked.data.get("kind") == "question":
+        return Text.assemble(
+            ("an answer: ", "bold magenta"),
+            str(asked.data.get("question", "")),
+            (f"\n  hermes board reply {card} TEXT", "dim"),
+        )
+    return Text.assemble(
+        ("approval to run: ", "bold magenta"),
+        str(asked.data.get("command", "")),
+        f"\n  {asked.data.get('risk')} risk: {asked.data.get('reason')}",
+        (f"\n  hermes board approve {card}   or   hermes board reject {card} --reason TEXT", "dim"),
+    )
 
 
 def _duration(start: str, end: str) -> str:

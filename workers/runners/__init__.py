@@ -1,7 +1,7 @@
 """Runners: how a profile's cards are actually worked.
 
-`command` runs the card body with bash. `agent` (an LLM tool-calling loop) and `cli`
-(an external coding agent) arrive next; until then their cards fail with a clear error.
+`command` runs the card body with bash; `agent` is an LLM tool-calling loop
+(`workers.agent`); `cli` hands the card to an external coding agent.
 """
 
 from __future__ import annotations
@@ -18,7 +18,12 @@ def runner_for(kind: str) -> Runner:
 
     if kind == "command":
         return CommandRunner()
-    raise InvalidInput(
-        f"the {kind!r} runner is not available in this version yet; "
-        "use a profile with runner: command (e.g. --profile shell)"
-    )
+    if kind == "agent":
+        from workers.runners.agent import AgentRunner
+
+        return AgentRunner()
+    if kind == "cli":
+        from workers.runners.cli import CliRunner
+
+        return CliRunner()
+    raise InvalidInput(f"unknown runner {kind!r}; use command, agent or cli")

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from board import Card
+from board import Card, Store, Usage
+from profiles import Profile
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +23,8 @@ class RunContext:
     timeout: float | None
     lost: threading.Event  # set when the lease is lost: stop at once
     on_process: Callable[[int], None]  # called with the runner's process group id
+    profile: Profile
+    store: Store  # the worker's own connection (used from the worker's main thread)
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +36,7 @@ class Outcome:
     error: str | None = None
     exit_code: int | None = None
     timed_out: bool = False
+    usage: Usage | None = None  # tokens and cost, for runners that call a model
 
 
 class Runner(Protocol):

@@ -24,33 +24,38 @@ class CommandRunner:
 
     def run(self, ctx: RunContext) -> Outcome:
         """Run the script until it exits, times out, or the lease is lost."""
-        env = {
-            **os.environ,
-            "HERMES_CARD_ID": str(ctx.card.id),
-            "HERMES_RUN_ID": str(ctx.run_id),
-            "HERMES_WORKSPACE": str(ctx.workspace),
-        }
-        with ctx.log_path.open("ab") as log:
-            start = log.tell()
-            proc = subprocess.Popen(
-                ["bash", "-euo", "pipefail", "-c", ctx.card.body],
-                cwd=ctx.workspace,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=env,
-                start_new_session=True,  # its own group: a timeout kills it and its children
-            )
-        ctx.on_process(proc.pid)
-        code, timed_out = _wait(proc, ctx)
-        output = tail(ctx.log_path, start, RESULT_BYTES)
-        if timed_out:
-            return Outcome(False, output, f"timed out after {ctx.timeout:g}s", None, True)
-        if code is None:
-            return Outcome(False, output, "stopped: the lease was lost")
-        if code == 0:
-            return Outcome(True, output, exit_code=0)
-        return Outcome(False, output, _describe(code, output), code)
+        return run_process(["bash", "-euo", "pipefail", "-c", ctx.card.body], ctx)
+
+
+def run_process(argv: list[str], ctx: RunContext) -> Outcome:
+    """Run `argv` in the workspace, output appended to the run log, in its own group."""
+    env = {
+        **os.environ,
+        "HERMES_CARD_ID": str(ctx.card.id),
+        "HERMES_RUN_ID": str(ctx.run_id),
+        "HERMES_WORKSPACE": str(ctx.workspace),
+    }
+    with ctx.log_path.open("ab") as log:
+        start = log.tell()
+        proc = subprocess.Popen(
+            argv,
+            cwd=ctx.workspace,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,  # its own group: a timeout kills it and its children
+        )
+    ctx.on_process(proc.pid)
+    code, timed_out = _wait(proc, ctx)
+    output = tail(ctx.log_path, start, RESULT_BYTES)
+    if timed_out:
+        return Outcome(False, output, f"timed out after {ctx.timeout:g}s", None, True)
+    if code is None:
+        return Outcome(False, output, "stopped: the lease was lost")
+    if code == 0:
+        return Outcome(True, output, exit_code=0)
+    return Outcome(False, output, _describe(code, output), code)
 
 
 def _wait(proc: subprocess.Popen[bytes], ctx: RunContext) -> tuple[int | None, bool]:

@@ -1,0 +1,158 @@
+"""The one module that talks to litellm: model calls in, hermes messages out.
+
+litellm is imported lazily (about four seconds, so agent workers are forked from a
+template that has already paid it) and only after two settings: a local price list (by
+default litellm downloads one on import, which hangs where the network is filtered) and
+production mode (otherwise it loads `./.env` from the working directory). Provider
+objects are converted here into `workers.agent.messages` types. Replies are streamed so
+the model's words reach the run log as they come.
+
+`HERMES_MODEL_HOSTS=loopback` (set by the test suite) refuses any `api_base` that is not
+on this machine: no test can reach a real provider.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlparse
+
+from hermes.errors import HermesError
+from profiles import Profile
+from workers.agent.messages import Message, Reply, ToolCall, ToolSpec
+
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+REQUEST_TIMEOUT = 300.0
+
+
+class ModelError(HermesError):
+    """The model could not be called: a missing key, a refused host, a provider error."""
+
+
+def import_litellm() -> Any:
+    """litellm, configured to stay offline and ignore `.env` files."""
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    os.environ.setdefault("LITELLM_MODE", "PRODUCTION")
+    import litellm
+
+    litellm.suppress_debug_info = True
+    return litellm
+
+
+class ModelClient:
+    """Calls one profile's model; checks its key and host before the first request."""
+
+    def __init__(self, profile: Profile) -> None:
+        self.profile = profile
+        self.model = profile.model or ""
+        self._key = self._api_key()
+        self._check_host()
+        self._litellm = import_litellm()
+
+    def _api_key(self) -> str:
+        env = self.profile.api_key_env
+        if env is None:
+            return "not-needed"  # a local server that takes no key
+        key = os.environ.get(env)
+        if not key:
+            raise ModelError(f"set {env} (profile {self.profile.name!r}, model {self.model})")
+        return key
+
+    def _check_host(self) -> None:
+        if os.environ.get("HERMES_MODEL_HOSTS") != "loopback":
+            return
+        host = urlparse(self.profile.api_base or "").hostname
+        if host not in LOOPBACK:
+            target = self.profile.api_base or f"the provider of {self.model}"
+            raise ModelError(
+                f"model requests are limited to this machine (HERMES_MODEL_HOSTS=loopback), "
+                f"but profile {self.profile.name!r} would call {target}"
+            )
+
+    def complete(
+        self, messages: list[Message], tools: list[ToolSpec], on_text: Callable[[str], None]
+    ) -> Reply:
+        """One model call, streamed: `on_text` gets the words as they arrive."""
+        wire = [_to_wire(m) for m in messages]
+        try:
+            stream = self._litellm.completion(
+                model=self.model,
+                messages=wire,
+                tools=[_tool(t) for t in tools] or None,
+                api_base=self.profile.api_base,
+                api_key=self._key,
+                stream=True,
+                stream_options={"include_usage": True},
+                timeout=REQUEST_TIMEOUT,
+            )
+            chunks = []
+            for chunk in stream:
+                chunks.append(chunk)
+                delta = chunk.choices[0].delta if chunk.choices else None
+                if delta is not None and getattr(delta, "content", None):
+                    on_text(delta.content)
+            response = self._litellm.stream_chunk_builder(chunks, messages=wire)
+        except HermesError:
+            raise
+        except Exception as exc:  # provider errors come in many types; all end the call
+            raise ModelError(f"model call failed ({self.model}): {_short(exc)}") from exc
+        return self._reply(response)
+
+    def _reply(self, response: Any) -> Reply:
+        message = response.choices[0].message
+        calls = tuple(
+            ToolCall(call.id, call.function.name, call.function.arguments or "{}")
+            for call in (message.tool_calls or [])
+        )
+        usage = response.usage
+        try:
+            cost = float(self._litellm.completion_cost(completion_response=response))
+        except Exception:  # the model's price is not known: the cost stays unknown
+            cost = None
+        return Reply(
+            Message("assistant", message.content or None, calls),
+            int(getattr(usage, "prompt_tokens", 0) or 0),
+            int(getattr(usage, "completion_tokens", 0) or 0),
+            cost,
+        )
+
+    def count_tokens(self, messages: list[Message], tools: list[ToolSpec]) -> int:
+        """How many prompt tokens `messages` and the tool schemas take for this model."""
+        wire = [_to_wire(m) for m in messages]
+        return int(
+            self._litellm.token_counter(
+                model=self.model, messages=wire, tools=[_tool(t) for t in tools]
+            )
+        )
+
+
+def _to_wire(message: Message) -> dict[str, Any]:
+    if message.role == "tool":
+        return {"role": "tool", "tool_call_id": message.call_id, "content": message.text or ""}
+    out: dict[str, Any] = {"role": message.role, "content": message.text}
+    if message.tool_calls:
+        out["tool_calls"] = [
+            {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+            for c in message.tool_calls
+        ]
+    return out
+
+
+def _tool(spec: ToolSpec) -> dict[str, Any]:
+    return {
+        "type": "function",
+        "function": {
+            "name": spec.name,
+            "description": spec.description,
+            "parameters": spec.parameters,
+        },
+    }
+
+
+def _short(exc: Exception) -> str:
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text[:400]}"
+
+
+__all__ = ["ModelClient", "ModelError", "import_litellm"]

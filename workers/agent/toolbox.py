@@ -1,0 +1,269 @@
+"""The tools an agent may call, exactly as the contract names them, and their execution.
+
+Every failure becomes a tool result starting `error: ` that the model reads and can
+recover from; the loop never crashes on a tool. Only a lost lease stops the run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from board import Card, Store
+from board.clock import utcnow
+from hermes.errors import Fenced, HermesError
+from hermes.paths import skills_dir
+from profiles import Profile
+from workers.agent import files
+from workers.agent.files import ToolError
+from workers.agent.human import HumanGate, LeaseLost
+from workers.agent.messages import ToolCall, ToolSpec
+from workers.agent.risk import Risk, classify
+from workers.agent.shell import run_shell
+
+S = {"type": "string"}
+GROUPS = {
+    "shell": ("shell",),
+    "files": ("read_file", "write_file", "edit_file", "list_files"),
+    "board": ("board_add", "board_comment", "ask_human"),
+    "skills": ("skill_view", "skill_create"),
+}
+SPECS = {
+    spec.name: spec
+    for spec in (
+        ToolSpec(
+            "shell",
+            "Run a bash command in the workspace. Returns the exit code and output.",
+            {"type": "object", "properties": {"command": S}, "required": ["command"]},
+        ),
+        ToolSpec(
+            "read_file",
+            "Read a text file.",
+            {"type": "object", "properties": {"path": S}, "required": ["path"]},
+        ),
+        ToolSpec(
+            "write_file",
+            "Create or overwrite a file.",
+            {
+                "type": "object",
+                "properties": {"path": S, "content": S},
+                "required": ["path", "content"],
+            },
+        ),
+        ToolSpec(
+            "edit_file",
+            "Replace text that occurs exactly once in a file.",
+            {
+                "type": "object",
+                "properties": {"path": S, "old": S, "new": S},
+                "required": ["path", "old", "new"],
+            },
+        ),
+        ToolSpec(
+            "list_files",
+            "List a directory ('.' is the workspace).",
+            {"type": "object", "properties": {"path": S}, "required": ["path"]},
+        ),
+        ToolSpec(
+            "board_add",
+            "Create a card, a child of this one. Returns its id.",
+            {
+                "type": "object",
+                "properties": {
+                    "title": S,
+                    "body": S,
+                    "profile": S,
+                    "depends_on": {"type": "array", "items": {"type": "integer"}},
+                },
+                "required": ["title"],
+            },
+        ),
+        ToolSpec(
+            "board_comment",
+            "Add a comment to this card.",
+            {"type": "object", "properties": {"text": S}, "required": ["text"]},
+        ),
+        ToolSpec(
+            "ask_human",
+            "Ask a person a question; waits for the answer.",
+            {"type": "object", "properties": {"question": S}, "required": ["question"]},
+        ),
+        ToolSpec(
+            "skill_view",
+            "Read a skill's instructions.",
+            {"type": "object", "properties": {"name": S}, "required": ["name"]},
+        ),
+        ToolSpec(
+            "skill_create",
+            "Save a reusable procedure as a skill (or improve one).",
+            {
+                "type": "object",
+                "properties": {"name": S, "description": S, "body": S},
+                "required": ["name", "description", "body"],
+            },
+        ),
+    )
+}
+
+
+@dataclass(frozen=True, slots=True)
+class AgentContext:
+    """What the tools act on: one run of one card in one workspace."""
+
+    card: Card
+    run_id: int
+    workspace: Path
+    profile: Profile
+    store: Store
+
+
+class Toolbox:
+    """The profile's tools, bound to one run."""
+
+    def __init__(self, ctx: AgentContext, gate: HumanGate) -> None:
+        self.ctx, self.gate = ctx, gate
+        self._handlers: dict[str, Callable[[dict[str, Any]], str]] = {
+            "shell": self._shell,
+            "read_file": lambda a: files.read_file(ctx.workspace, _text(a, "path")),
+            "write_file": lambda a: files.write_file(
+                ctx.workspace, _text(a, "path"), _text(a, "content")
+            ),
+            "edit_file": lambda a: files.edit_file(
+                ctx.workspace, _text(a, "path"), _text(a, "old"), _text(a, "new")
+            ),
+            "list_files": lambda a: files.list_files(ctx.workspace, _text(a, "path")),
+            "board_add": self._board_add,
+            "board_comment": self._board_comment,
+            "ask_human": self._ask_human,
+            "skill_view": self._skill_view,
+            "skill_create": self._skill_create,
+        }
+
+    def specs(self, only: tuple[str, ...] | None = None) -> list[ToolSpec]:
+        """The tool schemas offered to the model (the profile's groups, or `only`)."""
+        names = only or tuple(n for g in self.ctx.profile.tools for n in GROUPS[g])
+        return [SPECS[name] for name in names]
+
+    def call(self, call: ToolCall) -> str:
+        """Run one tool call; any failure is returned as `error: ...` for the model."""
+        offered = {spec.name for spec in self.specs()}
+        if call.name not in offered:
+            return (
+                f"error: there is no tool {call.name!r}; the tools are {', '.join(sorted(offered))}"
+            )
+        try:
+            args = json.loads(call.arguments or "{}")
+            if not isinstance(args, dict):
+                raise ToolError("arguments must be a JSON object")
+            return self._handlers[call.name](args)
+        except json.JSONDecodeError as exc:
+            return f"error: the arguments are not valid JSON ({exc.msg}); send a JSON object"
+        except (LeaseLost, Fenced):
+            raise
+        except (ToolError, HermesError) as exc:
+            return f"error: {exc}"
+        except Exception as exc:  # a tool bug must not end the run: tell the model
+            return f"error: {type(exc).__name__}: {exc}"
+
+    # -- shell and the approval gate -----------------------------------------------------
+
+    def _shell(self, args: dict[str, Any]) -> str:
+        command = _text(args, "command")
+        risk = classify(command, self.ctx.workspace)
+        if risk is not None:
+            refusal = self._approve(command, risk)
+            if refusal is not None:
+                return refusal
+        env = {
+            **os.environ,
+            "HERMES_CARD_ID": str(self.ctx.card.id),
+            "HERMES_RUN_ID": str(self.ctx.run_id),
+            "HERMES_WORKSPACE": str(self.ctx.workspace),
+        }
+        return run_shell(command, self.ctx.workspace, self.ctx.profile.shell_timeout, env)
+
+    def _approve(self, command: str, risk: Risk) -> str | None:
+        """None when the command may run; otherwise what the model is told instead."""
+        policy = self.ctx.profile.approvals
+        if policy == "auto" or (policy == "deny" and risk.level == "low"):
+            return None
+        if policy == "deny":
+            return f"error: refused by this profile's policy ({risk.level} risk: {risk.reason})"
+        request = {
+            "kind": "approval",
+            "command": command,
+            "risk": risk.level,
+            "reason": risk.reason,
+        }
+        wait = self.ctx.profile.approve_low_after if risk.level == "low" else None
+        answer = self.gate.ask(request, approve_after=wait)
+        if answer.kind == "approved":
+            return None
+        return f"rejected by a human: {answer.data.get('reason') or 'no reason given'}"
+
+    # -- the board -------------------------------------------------------------------------
+
+    def _board_add(self, args: dict[str, Any]) -> str:
+        from hermes.intake import CardRequest, add_card
+
+        card = self.ctx.card
+        depends_on = args.get("depends_on") or []
+        if not isinstance(depends_on, list) or not all(isinstance(d, int) for d in depends_on):
+            raise ToolError("depends_on must be a list of card ids (integers)")
+        source = f"goal:{card.id}" if "goal" in card.labels else f"card:{card.id}"
+        request = CardRequest(
+            title=_text(args, "title"),
+            body=str(args.get("body") or ""),
+            profile=str(args.get("profile") or "default"),
+            after=depends_on,
+            repo=Path(card.repo) if card.repo else None,
+            no_repo=card.repo is None,
+            base=card.base,
+            source=source,
+            parent_id=card.id,
+        )
+        new_id, _ = add_card(self.ctx.store, request, utcnow(), fence=self.ctx.run_id)
+        return f"card {new_id}"
+
+    def _board_comment(self, args: dict[str, Any]) -> str:
+        text = _text(args, "text")
+        actor = f"run:{self.ctx.run_id}"
+        self.ctx.store.comment(self.ctx.card.id, text, utcnow(), actor, fence=self.ctx.run_id)
+        return "comment added"
+
+    def _ask_human(self, args: dict[str, Any]) -> str:
+        answer = self.gate.ask({"kind": "question", "question": _text(args, "question")})
+        return str(answer.data.get("answer", ""))
+
+    # -- skills ----------------------------------------------------------------------------
+
+    def _skill_view(self, args: dict[str, Any]) -> str:
+        from skills import load_skill
+
+        skill = load_skill(_text(args, "name"), skills_dir())
+        refs = skill.references()
+        extra = f"\n\nReference files in {skill.path.parent}: {', '.join(refs)}" if refs else ""
+        return f"# {skill.name}\n{skill.description}\n\n{skill.body}{extra}"
+
+    def _skill_create(self, args: dict[str, Any]) -> str:
+        from skills import create_skill
+
+        skill = create_skill(
+            skills_dir(), _text(args, "name"), _text(args, "description"), _text(args, "body")
+        )
+        data = {"name": skill.name, "path": str(skill.path.parent)}
+        self.ctx.store.note(
+            self.ctx.card.id, "skill_saved", utcnow(), f"run:{self.ctx.run_id}", data
+        )
+        return f"saved skill {skill.name}"
+
+
+def _text(args: dict[str, Any], name: str) -> str:
+    value = args.get(name)
+    if not isinstance(value, str):
+        raise ToolError(f"missing argument {name!r} (a string)")
+    return value
