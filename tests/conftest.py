@@ -45,6 +45,7 @@ def hermes_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
             monkeypatch.delenv(name)
     home = tmp_path / "hermes-home"
     monkeypatch.setenv("HERMES_HOME", str(home))
+    monkeypatch.setenv("HERMES_MODEL_HOSTS", "loopback")  # no test can reach a provider
     return home
 
 

@@ -27,7 +27,8 @@ def write(user_dir: Path, name: str, text: str) -> Path:
 
 def test_builtins_are_valid_and_as_the_contract_says(user_dir: Path) -> None:
     profiles = {p.name: p for p, _ in list_profiles(user_dir)}
-    assert set(profiles) == {"default", "shell", "planner", "reviewer"}
+    assert set(profiles) == {"default", "shell", "planner", "reviewer", "claude", "codex", "aider"}
+    assert {profiles[n].runner for n in ("claude", "codex", "aider")} == {"cli"}
     assert profiles["default"].runner == "agent"
     assert profiles["shell"].runner == "command"
     assert profiles["planner"].runner == "agent"

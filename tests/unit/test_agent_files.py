@@ -1,0 +1,71 @@
+"""File and shell tools stay inside the workspace and fail in words the model can use."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from workers.agent import files
+from workers.agent.files import ToolError
+from workers.agent.shell import cut, run_shell
+
+
+@pytest.fixture
+def ws(tmp_path: Path) -> Path:
+    path = tmp_path / "ws"
+    (path / "src").mkdir(parents=True)
+    (path / "src" / "app.py").write_text("x = 1\ny = 2\n")
+    return path
+
+
+@pytest.mark.parametrize("path", ["../outside.txt", "/etc/passwd", "src/../../x", "~/secrets"])
+def test_paths_outside_the_workspace_are_refused(ws: Path, path: str) -> None:
+    (ws.parent / "outside.txt").write_text("secret")
+    with pytest.raises(ToolError, match=r"outside the workspace|is not a file"):
+        files.read_file(ws, path)
+
+
+def test_symlinks_cannot_escape(ws: Path) -> None:
+    (ws.parent / "secret.txt").write_text("secret")
+    os.symlink(ws.parent / "secret.txt", ws / "link.txt")
+    with pytest.raises(ToolError, match="outside the workspace"):
+        files.read_file(ws, "link.txt")
+
+
+def test_write_read_edit_list(ws: Path) -> None:
+    assert files.write_file(ws, "docs/a.md", "hello") == "wrote 5 characters to docs/a.md"
+    assert files.read_file(ws, "docs/a.md") == "hello"
+    assert files.edit_file(ws, "src/app.py", "y = 2", "y = 3") == "edited src/app.py"
+    assert (ws / "src" / "app.py").read_text() == "x = 1\ny = 3\n"
+    assert files.list_files(ws, ".").splitlines() == ["docs/", "src/"]
+
+
+def test_edit_needs_text_that_occurs_exactly_once(ws: Path) -> None:
+    with pytest.raises(ToolError, match="not found"):
+        files.edit_file(ws, "src/app.py", "z = 9", "")
+    (ws / "twice.txt").write_text("a\na\n")
+    with pytest.raises(ToolError, match="found 2 times"):
+        files.edit_file(ws, "twice.txt", "a", "b")
+
+
+def test_long_files_are_cut(ws: Path) -> None:
+    (ws / "big.txt").write_text("x" * (files.MAX_READ + 10))
+    assert files.read_file(ws, "big.txt").endswith("[... 10 more characters not shown]")
+
+
+def test_shell_keeps_head_and_tail_of_long_output(ws: Path) -> None:
+    out = run_shell("seq 1 20000; echo LAST", ws, 30, dict(os.environ))
+    assert out.startswith("exit code 0\n1\n2\n")
+    assert "characters left out" in out and out.endswith("LAST")
+    assert cut("short") == "short"
+
+
+def test_shell_timeout_kills_the_group(ws: Path) -> None:
+    out = run_shell("sleep 30 & echo $! > pid; wait", ws, 0.5, dict(os.environ))
+    assert out.startswith("timed out after 0.5s and was killed")
+    pid = int((ws / "pid").read_text())
+    assert (
+        not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text().split()[2]
+    )
