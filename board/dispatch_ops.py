@@ -36,6 +36,10 @@ class DispatchReads(StoreBase):
         moments = [parse_iso(m) for m in (start, expiry) if m is not None]
         return min(moments) if moments else None
 
+    def ready_profiles(self) -> set[str]:
+        """The profiles that have ready cards (read off the partial index of ready cards)."""
+        return {profile for (profile,) in self._db.cx.execute(q.READY_PROFILES)}
+
     def is_idle(self) -> bool:
         """True when nothing is ready, running or paused: then no waiting card can become
         ready on its own either (each waits, transitively, on a card a human must act on)."""

@@ -233,6 +233,7 @@ WHERE_LABEL = "labels LIKE :label_pattern ESCAPE '\\'"
 
 COUNT_BY_STATUS_PROFILE = "SELECT status, profile, count(*) FROM cards GROUP BY status, profile"
 OLDEST_READY = "SELECT min(updated_at) FROM cards WHERE status = 'ready'"
+READY_PROFILES = "SELECT DISTINCT profile FROM cards WHERE status = 'ready'"
 RUN_TOTALS = """
 SELECT c.profile, r.outcome, count(*), sum(r.tokens_in), sum(r.tokens_out), sum(r.cost_usd)
 FROM runs r JOIN cards c ON c.id = r.card_id

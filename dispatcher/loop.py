@@ -194,10 +194,28 @@ class Dispatcher:
 
     def _start_agent_template(self) -> None:
         """Start the agent worker template (it imports litellm: a few seconds, once)."""
-        if not self._pools["agent"].started:
-            self._pools["agent"].started = True
-            self._side(self._pools["agent"].serve(), "agent-worker-events")
-            self._report("warming the agent worker template (litellm takes a few seconds)")
+        pool = self._pools["agent"]
+        if pool.started:
+            return
+        pool.started = True
+
+        async def warm_then_listen() -> None:
+            await pool.start()
+            self._report("agent worker template ready")
+            self._wake.set()  # agent cards held back meanwhile can be claimed now
+            await pool.listen()
+
+        self._side(warm_then_listen(), "agent-worker-events")
+        self._report("warming the agent worker template (litellm takes a few seconds)")
+
+    async def _agent_profiles_not_warm(self) -> list[str]:
+        """Agent profiles whose cards must not be claimed yet, warming up if they wait."""
+        if self._pools["agent"].ready.is_set():
+            return []
+        agents = [name for name, runner in self._runners.items() if runner == "agent"]
+        if agents and set(agents) & await self._call(self.store.ready_profiles):
+            self._start_agent_template()
+        return agents
 
     async def _close(self) -> None:
         for pool in self._pools.values():
@@ -274,8 +292,10 @@ class Dispatcher:
         if free <= 0 or self._stopping:
             return
         running = await self._call(self.store.running_by_profile)
+        cold = await self._agent_profiles_not_warm()
         while free > 0 and not self._stopping:
             full = [name for name, limit in self._limits.items() if running.get(name, 0) >= limit]
+            full += cold  # agent cards wait (unclaimed, so no lease runs) until litellm is warm
             claim = await self._call(
                 self.store.claim,
                 now,
@@ -298,8 +318,6 @@ class Dispatcher:
                 self.settings.backoff.cap,
             )
             kind = "agent" if self._runners.get(card.profile) == "agent" else "light"
-            if kind == "agent":
-                self._start_agent_template()
             pid = await self._pools[kind].spawn(job)
             self._workers[claim.run_id] = LocalWorker(
                 claim.run_id, claim.card_id, pid, card.profile, time.monotonic()
