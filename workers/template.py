@@ -66,10 +66,10 @@ def _become_worker(job: WorkerJob) -> None:
 def warm(kind: str) -> None:
     """Import what workers of `kind` need before forking them (`agent`: litellm too)."""
     if kind == "agent":
-        from workers.agent.model import import_litellm
+        from workers.agent.model import warm_up
         from workers.runners import agent  # noqa: F401
 
-        import_litellm()
+        warm_up()
 
 
 def main() -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from importlib import import_module
 from typing import Any
 from urllib.parse import urlparse
 
@@ -38,6 +39,37 @@ def import_litellm() -> Any:
 
     litellm.suppress_debug_info = True
     return litellm
+
+
+def warm_up() -> None:
+    """Pay litellm's first-call costs once, in the worker template, not in every worker.
+
+    After its import, litellm still loads a lot on its first call: the OpenAI SDK's
+    resource modules, tiktoken's encoding (for usage and cost), parts of its own proxy
+    types, its MCP tool handling (a call with tools imports the `mcp` SDK, 1.5 s),
+    httpcore, and the pydantic models of its responses, built on first use.
+    Loading them here makes a forked worker's first model call take tens of
+    milliseconds instead of a second. Nothing here may start a thread: threads do not
+    survive the fork (litellm's own logging threads would leave every worker waiting on
+    a dead one), so no completion is made, not even a mock one.
+    """
+    import httpcore  # noqa: F401
+    import openai.resources  # noqa: F401
+
+    litellm = import_litellm()
+    for lazy in (
+        "litellm.proxy.openai_files_endpoints.common_utils",
+        "litellm.responses.mcp.chat_completions_handler",  # with tools; loads `mcp` if present
+    ):
+        try:
+            import_module(lazy)
+        except ImportError:  # an optional part litellm copes without
+            pass
+    from litellm.types.utils import ModelResponse, ModelResponseStream
+
+    litellm.token_counter(model="gpt-4o-mini", messages=[{"role": "user", "content": "warm"}])
+    ModelResponse()
+    ModelResponseStream()
 
 
 class ModelClient:
@@ -155,4 +187,4 @@ def _short(exc: Exception) -> str:
     return f"{type(exc).__name__}: {text[:400]}"
 
 
-__all__ = ["ModelClient", "ModelError", "import_litellm"]
+__all__ = ["ModelClient", "ModelError", "import_litellm", "warm_up"]
