@@ -12,9 +12,10 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from board import queries as q
-from board.base import StoreBase, to_json_text
+from board.base import to_json_text
 from board.cards import NewCard
 from board.clock import iso
+from board.goal_ops import GoalCommands
 from board.graph import cycle_message, dependency_path
 from board.status import FINISHED, Action, Status, is_allowed, move_targets, sources
 from hermes.errors import CycleError, IllegalTransition, InvalidInput
@@ -38,7 +39,7 @@ def _check_new_card(card: NewCard) -> None:
             raise InvalidInput("--label is empty; labels must be non-empty text")
 
 
-class CardCommands(StoreBase):
+class CardCommands(GoalCommands):
     """Create cards and make the moves a human (or an intake) may make."""
 
     def add_card(
@@ -52,30 +53,30 @@ class CardCommands(StoreBase):
         _check_new_card(card)
         with self._db.write() as cx:
             self._fence(cx, fence)
-            if card.key is not None:
-                found = cx.execute(q.CARD_ID_BY_KEY, {"key": card.key}).fetchone()
-                if found:
-                    return int(found[0]), False
-            after = list(dict.fromkeys(card.after))
-            unfinished = [dep for dep in after if self._status(cx, dep) is not Status.DONE]
-            if card.parent_id is not None:
-                self._status(cx, card.parent_id)
-            status = (
-                Status.BACKLOG if card.backlog else Status.WAITING if unfinished else Status.READY
-            )
-            card_id = self._insert(cx, card, status, stamp)
-            for dep in after:
-                cx.execute(q.INSERT_DEPENDENCY, {"card_id": card_id, "depends_on": dep})
-            self._transition(
-                cx,
-                card_id,
-                None,
-                status,
-                Action.CREATE,
-                actor,
-                stamp,
-                {"source": card.source, "depends_on": after},
-            )
+            return self._create(cx, card, stamp, actor)
+
+    def _create(
+        self, cx: sqlite3.Connection, card: NewCard, stamp: str, actor: str
+    ) -> tuple[int, bool]:
+        """Create a card inside an open write transaction (see `add_card`)."""
+        if card.key is not None:
+            found = cx.execute(q.CARD_ID_BY_KEY, {"key": card.key}).fetchone()
+            if found:
+                return int(found[0]), False
+        after = list(dict.fromkeys(card.after))
+        unfinished = [dep for dep in after if self._status(cx, dep) is not Status.DONE]
+        if card.parent_id is not None:
+            self._status(cx, card.parent_id)
+        status = Status.BACKLOG if card.backlog else Status.WAITING if unfinished else Status.READY
+        card_id = self._insert(cx, card, status, stamp)
+        for dep in after:
+            cx.execute(q.INSERT_DEPENDENCY, {"card_id": card_id, "depends_on": dep})
+        if card.budget is not None:
+            cx.execute(q.INSERT_GOAL, {"card_id": card_id, "budget": card.budget})
+        data: dict[str, object] = {"source": card.source, "depends_on": after}
+        if card.budget is not None:
+            data["budget"] = card.budget
+        self._transition(cx, card_id, None, status, Action.CREATE, actor, stamp, data)
         return card_id, True
 
     def _insert(self, cx: sqlite3.Connection, card: NewCard, status: Status, now: str) -> int:
@@ -176,6 +177,7 @@ class CardCommands(StoreBase):
             self._transition(cx, card_id, src, to, Action.MOVE, actor, stamp)
             if to is Status.DONE:
                 self._promote_dependents(cx, card_id, stamp)
+                self._child_finished(cx, card_id, stamp)
             if to is Status.WAITING and self._promote(cx, card_id, stamp, actor):
                 return Status.READY
         return to
@@ -195,6 +197,7 @@ class CardCommands(StoreBase):
             cx.execute(q.CANCEL_CARD, {"id": card_id, "from": src.value, "now": stamp})
             extra = {"reason": reason} if reason else None
             self._transition(cx, card_id, src, Status.CANCELLED, Action.CANCEL, actor, stamp, extra)
+            self._child_finished(cx, card_id, stamp)
 
     def retry(self, card_id: int, now: datetime, actor: str = "cli") -> Status:
         """Re-open a failed or cancelled card with a fresh set of attempts."""

@@ -228,6 +228,7 @@ class NewCard:
     base: str | None = None
     timeout: float | None = None
     backlog: bool = False
+    budget: int | None = None  # a goal's planner-turn budget (None: not a goal)
 
 
 @dataclass(slots=True)

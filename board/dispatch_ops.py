@@ -29,11 +29,13 @@ class DispatchReads(StoreBase):
         return None if row is None else Run(*row)
 
     def next_deadline(self, now: datetime) -> datetime | None:
-        """The next moment something becomes due: a scheduled start or a lease expiry."""
+        """The next moment something becomes due: a scheduled start, a lease expiry or a
+        cron fire."""
         with self._db.read() as cx:
             start = cx.execute(q.NEXT_START, {"now": iso(now)}).fetchone()[0]
             expiry = cx.execute(q.NEXT_EXPIRY).fetchone()[0]
-        moments = [parse_iso(m) for m in (start, expiry) if m is not None]
+            fire = cx.execute(q.NEXT_CRON).fetchone()[0]
+        moments = [parse_iso(m) for m in (start, expiry, fire) if m is not None]
         return min(moments) if moments else None
 
     def ready_profiles(self) -> set[str]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from board.clock import iso
 from hermes.errors import StorageError
@@ -152,9 +152,55 @@ def _dispatch(dialect: str) -> list[str]:
     return ["ALTER TABLE runs ADD COLUMN runner_pid INTEGER", *ddl(md, dialect)]
 
 
+def _goals_and_cron(dialect: str) -> list[str]:
+    """0003: goal budgets, cron jobs and their events."""
+    from sqlalchemy import Boolean, Column, ForeignKey, Integer, MetaData, String, Table, Text
+
+    md = MetaData()
+    Table("cards", md, Column("id", Integer, primary_key=True))  # for the foreign keys
+    Table(
+        "goals",
+        md,
+        Column("card_id", Integer, ForeignKey("cards.id"), primary_key=True),
+        Column("budget", Integer, nullable=False),
+    )
+    Table(
+        "cron_jobs",
+        md,
+        Column("id", Integer, primary_key=True),
+        Column("schedule", String, nullable=False),
+        Column("tz", String, nullable=False),
+        Column("title", Text, nullable=False),
+        Column("body", Text, nullable=False),
+        Column("profile", String, nullable=False),
+        Column("repo", Text),
+        Column("base", String),
+        Column("deliver", String),
+        Column("overlap", String, nullable=False),
+        Column("paused", Boolean, nullable=False),
+        Column("created_at", String, nullable=False),
+        Column("next_fire_at", String),
+        Column("last_fire_at", String),
+        Column("last_card_id", Integer),
+        sqlite_autoincrement=True,
+    )
+    Table(
+        "cron_events",
+        md,
+        Column("id", Integer, primary_key=True),
+        Column("job_id", Integer, ForeignKey("cron_jobs.id"), nullable=False, index=True),
+        Column("at", String, nullable=False),
+        Column("kind", String, nullable=False),
+        Column("data", Text, nullable=False),
+    )
+    tables = [md.tables[name] for name in ("goals", "cron_jobs", "cron_events")]
+    return ddl_for(tables, dialect)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration("0001_initial", lambda dialect: ddl(_initial(), dialect)),
     Migration("0002_dispatch", _dispatch),
+    Migration("0003_goals_cron", _goals_and_cron),
 )
 MIGRATION_NAMES: tuple[str, ...] = tuple(m.name for m in MIGRATIONS)
 
@@ -169,7 +215,12 @@ def _fresh() -> MetaData:
 
 
 def ddl(metadata: MetaData, dialect: str = "sqlite") -> list[str]:
-    """The CREATE statements for `metadata`, compiled for `dialect`, in dependency order."""
+    """The CREATE statements for all of `metadata`, compiled for `dialect`."""
+    return ddl_for(list(metadata.sorted_tables), dialect)
+
+
+def ddl_for(tables: list[Any], dialect: str) -> list[str]:
+    """The CREATE statements (tables and their indexes) for some tables of a metadata."""
     from sqlalchemy import create_mock_engine
     from sqlalchemy.engine import make_url
 
@@ -179,7 +230,7 @@ def ddl(metadata: MetaData, dialect: str = "sqlite") -> list[str]:
         f"{dialect}://",
         lambda sql, *_, **__: statements.append(str(sql.compile(dialect=compiler))),
     )
-    metadata.create_all(engine, checkfirst=False)
+    tables[0].metadata.create_all(engine, tables=tables, checkfirst=False)
     return statements
 
 

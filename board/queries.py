@@ -249,3 +249,61 @@ def placeholders(prefix: str, count: int) -> str:
 def bind_list(prefix: str, values: Sequence[object]) -> dict[str, object]:
     """The parameters that go with `placeholders(prefix, len(values))`."""
     return {f"{prefix}{i}": value for i, value in enumerate(values)}
+
+
+# -- goals -------------------------------------------------------------------------------
+
+INSERT_GOAL = "INSERT INTO goals (card_id, budget) VALUES (:card_id, :budget)"
+GOAL_BUDGET = "SELECT budget FROM goals WHERE card_id = :id"
+CHILDREN = f"SELECT {CARD_COLUMNS} FROM cards WHERE parent_id = :id ORDER BY id"
+PARENT_OF = "SELECT parent_id FROM cards WHERE id = :id"
+
+# A goal that handed its work to child cards is ready again (for its judge) once every
+# child is finished, whether done, failed or cancelled.
+PROMOTE_GOAL = f"""
+UPDATE cards SET status = 'ready', updated_at = :now
+WHERE id = :id AND status = 'waiting' AND id IN (SELECT card_id FROM goals)
+  AND NOT EXISTS (SELECT 1 FROM cards c WHERE c.parent_id = :id
+                  AND c.status NOT IN ('done', 'failed', 'cancelled'))
+  AND {_UNBLOCKED}
+RETURNING id
+"""
+
+# The planner turn is over: the goal waits for its children with a fresh set of attempts.
+PARK_GOAL = """
+UPDATE cards SET status = 'waiting', attempts = 0, run_id = NULL, updated_at = :now
+WHERE id = :card_id AND run_id = :run_id AND status = 'running'
+"""
+
+# -- cron --------------------------------------------------------------------------------
+
+JOB_COLUMNS = (
+    "id, schedule, tz, title, body, profile, repo, base, deliver, overlap, paused, "
+    "created_at, next_fire_at, last_fire_at, last_card_id"
+)
+INSERT_JOB = """
+INSERT INTO cron_jobs (schedule, tz, title, body, profile, repo, base, deliver, overlap,
+                       paused, created_at, next_fire_at)
+VALUES (:schedule, :tz, :title, :body, :profile, :repo, :base, :deliver, :overlap,
+        0, :now, :next_fire_at)
+RETURNING id
+"""
+JOB_BY_ID = f"SELECT {JOB_COLUMNS} FROM cron_jobs WHERE id = :id"
+ALL_JOBS = f"SELECT {JOB_COLUMNS} FROM cron_jobs ORDER BY id"
+DELETE_JOB_EVENTS = "DELETE FROM cron_events WHERE job_id = :id"
+DELETE_JOB = "DELETE FROM cron_jobs WHERE id = :id"
+PAUSE_JOB = """
+UPDATE cron_jobs SET paused = :paused, next_fire_at = :next_fire_at WHERE id = :id
+"""
+# A fire is claimed by moving the job's next fire time on, from exactly what the firing
+# dispatcher read: two dispatchers cannot both fire the same time.
+ADVANCE_JOB = """
+UPDATE cron_jobs SET next_fire_at = :next_fire_at, last_fire_at = :fire_at
+WHERE id = :id AND paused = 0 AND next_fire_at = :expected
+"""
+SET_LAST_CARD = "UPDATE cron_jobs SET last_card_id = :card_id WHERE id = :id"
+INSERT_JOB_EVENT = """
+INSERT INTO cron_events (job_id, at, kind, data) VALUES (:job_id, :at, :kind, :data)
+"""
+JOB_EVENTS = "SELECT at, kind, data FROM cron_events WHERE job_id = :id ORDER BY id"
+NEXT_CRON = "SELECT min(next_fire_at) FROM cron_jobs WHERE paused = 0"

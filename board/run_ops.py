@@ -14,9 +14,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from board import queries as q
-from board.base import LiveRunState, StoreBase
+from board.base import LiveRunState
 from board.cards import Claim, Event, Usage
 from board.clock import iso
+from board.goal_ops import GoalCommands
 from board.status import ANSWER_KINDS, Action, Status
 from hermes.errors import IllegalTransition
 
@@ -33,7 +34,7 @@ class Backoff:
         return float(min(self.cap, self.base * 2 ** max(0, attempt - 1)))
 
 
-class RunCommands(StoreBase):
+class RunCommands(GoalCommands):
     """Claim ready cards and record what happened to each attempt."""
 
     def claim(
@@ -122,6 +123,7 @@ class RunCommands(StoreBase):
             )
             if to is Status.DONE:
                 self._promote_dependents(cx, live.card_id, stamp)
+                self._child_finished(cx, live.card_id, stamp)
         return True
 
     def fail(
@@ -135,6 +137,7 @@ class RunCommands(StoreBase):
         result: str | None = None,
         usage: Usage | None = None,
         backoff: Backoff = Backoff(),
+        retry: bool = True,
     ) -> bool:
         """End the attempt as failed (or `timeout`): the card is retried after a backoff
         while attempts remain, else it fails with `error` visible. False if fenced off."""
@@ -143,7 +146,8 @@ class RunCommands(StoreBase):
             live = self._live_run(cx, run_id)
             if live is None or live.status is not Status.RUNNING:
                 return False
-            to = Status.READY if live.attempts < live.max_attempts else Status.FAILED
+            more = retry and live.attempts < live.max_attempts
+            to = Status.READY if more else Status.FAILED
             retry_at = None
             if to is Status.READY:
                 retry_at = iso(now + timedelta(seconds=backoff.delay(live.attempt)))
@@ -166,6 +170,8 @@ class RunCommands(StoreBase):
                 extra,
                 run_id,
             )
+            if to is Status.FAILED:
+                self._child_finished(cx, live.card_id, stamp)
         return True
 
     def reclaim(self, run_id: int, now: datetime, reason: str, actor: str = "dispatcher") -> bool:
@@ -209,6 +215,8 @@ class RunCommands(StoreBase):
                 {"attempt": live.attempt, "reason": reason},
                 run_id,
             )
+            if to is Status.FAILED:
+                self._child_finished(cx, live.card_id, stamp)
         return True
 
     def pause(self, run_id: int, now: datetime, request: dict[str, Any]) -> bool:

@@ -126,6 +126,50 @@ class Dispatcher(SQLModel, table=True):
     stopped_at: str | None = None
 
 
+class Goal(SQLModel, table=True):
+    """A card that is a goal: its planner-turn budget."""
+
+    __tablename__ = "goals"
+
+    card_id: int = Field(foreign_key="cards.id", primary_key=True)
+    budget: int
+
+
+class CronJob(SQLModel, table=True):
+    """A schedule that creates a card on every fire."""
+
+    __tablename__ = "cron_jobs"
+    __table_args__ = ({"sqlite_autoincrement": True},)
+
+    id: int | None = Field(default=None, primary_key=True)
+    schedule: str
+    tz: str
+    title: str = Field(sa_type=Text)
+    body: str = Field(default="", sa_type=Text)
+    profile: str
+    repo: str | None = Field(default=None, sa_type=Text)
+    base: str | None = None
+    deliver: str | None = None
+    overlap: str = "skip"
+    paused: bool = False
+    created_at: str
+    next_fire_at: str | None = None
+    last_fire_at: str | None = None
+    last_card_id: int | None = None
+
+
+class CronEvent(SQLModel, table=True):
+    """Something that happened to a cron job (a fire skipped, paused, run by hand)."""
+
+    __tablename__ = "cron_events"
+
+    id: int | None = Field(default=None, primary_key=True)
+    job_id: int = Field(foreign_key="cron_jobs.id", index=True)
+    at: str
+    kind: str
+    data: str = Field(default="{}", sa_type=Text)
+
+
 class SchemaMigration(SQLModel, table=True):
     """The named migrations applied to this database, in order."""
 

@@ -40,6 +40,7 @@ class Action(StrEnum):
     FAIL = "fail"  # the attempt failed; retried later if attempts remain
     RECLAIM = "reclaim"  # the worker died or its lease expired
     RELEASE = "release"  # the dispatcher is stopping: back to ready, attempt given back
+    PLAN = "plan"  # a goal's planner turn is over: it waits for its child cards
     CANCEL = "cancel"
     RETRY = "retry"  # a human re-opens a failed or cancelled card
 
@@ -93,6 +94,7 @@ TRANSITIONS: frozenset[Transition] = frozenset(
         Transition(S.RUNNING, S.FAILED, A.RECLAIM),
         Transition(S.NEEDS_INPUT, S.READY, A.RECLAIM),
         Transition(S.NEEDS_INPUT, S.FAILED, A.RECLAIM),
+        Transition(S.RUNNING, S.WAITING, A.PLAN),
         Transition(S.RUNNING, S.READY, A.RELEASE),
         Transition(S.NEEDS_INPUT, S.READY, A.RELEASE),
         Transition(S.FAILED, S.READY, A.RETRY),  # it ran, so its dependencies are done
@@ -115,6 +117,7 @@ EVENT_KIND: dict[Action, str] = {
     A.FAIL: "failed",
     A.RECLAIM: "reclaimed",
     A.RELEASE: "released",
+    A.PLAN: "planned",
     A.CANCEL: "cancelled",
     A.RETRY: "retried",
 }

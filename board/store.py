@@ -1,15 +1,16 @@
 """The store: the one object through which anything reads or changes the board.
 
-It is assembled from parts kept in their own modules (card commands, the run hot path,
-the dispatcher's reads and records, views); every SQL statement is in `board.queries`.
+It is assembled from parts kept in their own modules (card commands, goals, cron jobs,
+the run hot path, the dispatcher's reads and records, views); every SQL statement is in
+`board.queries`.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from board.card_ops import CardCommands
 from board.clock import utcnow
+from board.cron_ops import CronCommands
 from board.db import open_database
 from board.dispatch_ops import DispatchReads
 from board.migrations import migrate
@@ -17,7 +18,7 @@ from board.reads import Reads
 from board.run_ops import RunCommands
 
 
-class Store(CardCommands, RunCommands, DispatchReads, Reads):
+class Store(CronCommands, RunCommands, DispatchReads, Reads):
     """The board: cards, dependencies, runs and events behind small transactional calls."""
 
     def close(self) -> None:

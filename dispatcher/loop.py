@@ -4,6 +4,7 @@ It wakes the moment the board changes (another process's commit moves SQLite's
 `data_version`, polled every few tens of milliseconds), when a worker exits, when the
 next scheduled start or lease expiry comes due, and at the fallback tick. Each wake:
 
+0. fire due cron jobs (each fire creates one card);
 1. reclaim runs whose worker died or whose lease expired (killing what is left of them);
 2. stop local workers whose runs a human cancelled;
 3. claim ready cards up to the free capacity (global and per profile) and spawn workers.
@@ -35,6 +36,7 @@ from typing import Any, ParamSpec, TypeVar
 from board import Backoff, CardDetail, LiveRun, Status, Store, open_store
 from board.clock import parse_iso, utcnow
 from board.db import open_database
+from dispatcher.cron import fire_due
 from dispatcher.pool import WorkerPool
 from dispatcher.processes import alive, describe_exit, kill_group
 from dispatcher.reconcile import reconcile
@@ -230,6 +232,8 @@ class Dispatcher:
     async def _dispatch(self) -> None:
         while not self._stopping:
             now = utcnow()
+            for line in await self._call(fire_due, self.store, now):
+                self._report(line)
             await self._reclaim(now)
             busy = self._workers or self._followups  # exits still being handled count
             if self.settings.until_idle and not busy and await self._call(self.store.is_idle):

@@ -9,6 +9,7 @@ import typer
 from hermes import __version__
 from hermes.cli import human_cmd, work_cmd  # noqa: F401  (add board log|merge|gc|approve|...)
 from hermes.cli.board_cmd import board_app
+from hermes.cli.cron_cmd import cron_app
 from hermes.cli.dispatcher_cmd import dispatcher_app
 from hermes.cli.profiles_cmd import profiles_app
 from hermes.cli.skills_cmd import skills_app
@@ -24,6 +25,7 @@ app.add_typer(board_app, name="board")
 app.add_typer(profiles_app, name="profiles")
 app.add_typer(dispatcher_app, name="dispatcher")
 app.add_typer(skills_app, name="skills")
+app.add_typer(cron_app, name="cron")
 
 
 @app.command("demo")

@@ -31,7 +31,8 @@ CardId = Annotated[
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document instead.")]
 
 
-def _read_body(body: str | None, body_file: str | None) -> str:
+def read_body(body: str | None, body_file: str | None) -> str:
+    """The text of `--body` or `--body-file` (a path, or - for stdin), exactly as given."""
     if body is not None and body_file is not None:
         raise InvalidInput("give the body with --body or --body-file, not both")
     if body_file is None:
@@ -108,7 +109,7 @@ def add(
 
     request = CardRequest(
         title=title,
-        body=_read_body(body, body_file),
+        body=read_body(body, body_file),
         profile=profile,
         after=[card_id(value) for value in after or []],
         priority=priority,

@@ -21,6 +21,7 @@ from rich.text import Text
 
 from board import Card, CardDetail, DispatcherInfo, LiveRun, Status
 from board.clock import age, parse_iso, until
+from board.cron_ops import CronJob
 from profiles import Profile, is_builtin
 
 STATUS_STYLE: dict[str, str] = {
@@ -361,3 +362,38 @@ def status_view(
             Text(lease, style="red" if expires <= now else ""),
         )
     return Group(head, runs)
+
+
+def jobs_table(jobs: list[CronJob], last: dict[int, Card], now: datetime) -> RenderableType:
+    """`cron list`: each job's schedule, next fire, and its last card with its status."""
+    if not jobs:
+        return Text(
+            "No cron jobs. Add one with: hermes cron add 'every day at 9am' 'Report'", "dim"
+        )
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    for name in ("id", "schedule", "title", "profile", "next fire", "last card"):
+        table.add_column(
+            name, no_wrap=True, overflow="ellipsis", min_width=10 if name == "title" else None
+        )
+    for job in jobs:
+        if job.paused:
+            upcoming = Text("paused", style="grey50")
+        elif job.next_fire_at:
+            upcoming = Text(f"in {until(job.next_fire_at, now)}")
+        else:
+            upcoming = Text("never", style="grey50")
+        card = last.get(job.id)
+        last_text = (
+            Text.assemble(f"{card.id} ", status_text(card.status))
+            if card
+            else Text("-", style="dim")
+        )
+        table.add_row(
+            str(job.id),
+            Text(f"{job.schedule} ({job.tz})"),
+            Text(job.title),
+            Text(job.profile),
+            upcoming,
+            last_text,
+        )
+    return table

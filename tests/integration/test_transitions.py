@@ -85,6 +85,12 @@ def exercise_every_operation(store: Store) -> None:
     run = run_once(store, g)
     store.pause(run, T0, {"kind": "question"})
     store.release(run, T0, "dispatcher stopping")  # needs_input -> ready
+    store.complete(run_once(store, g), T0)
+    goal = new(store, budget=3)
+    run = run_once(store, goal)
+    child = new(store, parent_id=goal)
+    store.park_goal(run, T0, {"turn": 1})  # running -> waiting (plan)
+    store.complete(run_once(store, child), T0)  # the last child is done: goal waiting -> ready
 
 
 def observed(store: Store) -> set[Transition]:

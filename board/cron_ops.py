@@ -1,0 +1,180 @@
+"""Cron jobs on the board: schedules that create a card on every fire.
+
+A fire is claimed by a conditional update of the job's next fire time (from exactly the
+value the firing dispatcher read) in the same transaction that creates the card, whose
+key is unique per job and fire time: however many dispatchers run, and whatever
+restarts, each fire time creates one card. The calendar arithmetic lives in the
+dispatcher (`dispatcher.schedule`); the store only records.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from board import queries as q
+from board.base import to_json_text
+from board.card_ops import CardCommands
+from board.cards import NewCard
+from board.clock import iso
+from hermes.errors import NotFound
+
+
+@dataclass(slots=True)
+class CronJob:
+    """A schedule and the card it creates on every fire."""
+
+    id: int
+    schedule: str
+    tz: str
+    title: str
+    body: str
+    profile: str
+    repo: str | None
+    base: str | None
+    deliver: str | None
+    overlap: str
+    paused: bool
+    created_at: str
+    next_fire_at: str | None
+    last_fire_at: str | None
+    last_card_id: int | None
+
+    def to_json(self) -> dict[str, Any]:
+        """Every field, for `cron list --json`."""
+        return {name: getattr(self, name) for name in self.__slots__}
+
+
+@dataclass(slots=True)
+class NewJob:
+    """A job as `cron add` describes it (profile, repository and base already resolved)."""
+
+    schedule: str
+    tz: str
+    title: str
+    profile: str
+    body: str = ""
+    repo: str | None = None
+    base: str | None = None
+    deliver: str | None = None
+    overlap: str = "skip"
+
+
+class CronCommands(CardCommands):
+    """Add, list, pause and fire cron jobs."""
+
+    def add_job(self, job: NewJob, now: datetime, next_fire: datetime) -> int:
+        """Store a job whose first fire is `next_fire`; returns its id."""
+        stamp = iso(now)
+        params = {
+            "schedule": job.schedule,
+            "tz": job.tz,
+            "title": job.title,
+            "body": job.body,
+            "profile": job.profile,
+            "repo": job.repo,
+            "base": job.base,
+            "deliver": job.deliver,
+            "overlap": job.overlap,
+            "now": stamp,
+            "next_fire_at": iso(next_fire),
+        }
+        with self._db.write() as cx:
+            job_id = int(cx.execute(q.INSERT_JOB, params).fetchone()[0])
+            self._job_event(cx, job_id, "created", stamp, {"schedule": job.schedule, "tz": job.tz})
+        return job_id
+
+    def job(self, job_id: int) -> CronJob:
+        """One job, or NotFound naming the id."""
+        row = self._db.cx.execute(q.JOB_BY_ID, {"id": job_id}).fetchone()
+        if row is None:
+            raise NotFound(f"cron job {job_id} does not exist; see `hermes cron list`")
+        return _job(row)
+
+    def jobs(self) -> list[CronJob]:
+        """Every job, oldest first."""
+        return [_job(row) for row in self._db.cx.execute(q.ALL_JOBS)]
+
+    def remove_job(self, job_id: int) -> None:
+        """Delete a job and its history (the cards it created stay)."""
+        with self._db.write() as cx:
+            if cx.execute(q.JOB_BY_ID, {"id": job_id}).fetchone() is None:
+                raise NotFound(f"cron job {job_id} does not exist; see `hermes cron list`")
+            cx.execute(q.DELETE_JOB_EVENTS, {"id": job_id})
+            cx.execute(q.DELETE_JOB, {"id": job_id})
+
+    def set_paused(
+        self, job_id: int, now: datetime, paused: bool, next_fire: datetime | None
+    ) -> None:
+        """Pause a job (it stops firing) or resume it from `next_fire`."""
+        stamp = iso(now)
+        with self._db.write() as cx:
+            if cx.execute(q.JOB_BY_ID, {"id": job_id}).fetchone() is None:
+                raise NotFound(f"cron job {job_id} does not exist; see `hermes cron list`")
+            params = {
+                "id": job_id,
+                "paused": int(paused),
+                "next_fire_at": iso(next_fire) if next_fire else None,
+            }
+            cx.execute(q.PAUSE_JOB, params)
+            self._job_event(cx, job_id, "paused" if paused else "resumed", stamp, {})
+
+    def fire_job(
+        self,
+        job_id: int,
+        expected: str,
+        next_fire: datetime | None,
+        card: NewCard | None,
+        now: datetime,
+        data: dict[str, Any],
+    ) -> int | None:
+        """Claim the fire due at `expected` and create its card (None: skip this fire).
+
+        Returns the card id, or None if the fire was skipped or another dispatcher (or a
+        pause) got there first.
+        """
+        stamp = iso(now)
+        params = {
+            "id": job_id,
+            "expected": expected,
+            "fire_at": data["fire_at"],
+            "next_fire_at": iso(next_fire) if next_fire else None,
+        }
+        with self._db.write() as cx:
+            if cx.execute(q.ADVANCE_JOB, params).rowcount != 1:
+                return None
+            if card is None:
+                self._job_event(cx, job_id, "skipped", stamp, data)
+                return None
+            card_id, _ = self._create(cx, card, stamp, card.source)
+            cx.execute(q.SET_LAST_CARD, {"id": job_id, "card_id": card_id})
+            self._job_event(cx, job_id, "fired", stamp, {**data, "card": card_id})
+        return card_id
+
+    def run_job_now(self, job_id: int, card: NewCard, now: datetime) -> int:
+        """Create the job's card now, by hand; the schedule is unchanged."""
+        stamp = iso(now)
+        with self._db.write() as cx:
+            card_id, _ = self._create(cx, card, stamp, card.source)
+            cx.execute(q.SET_LAST_CARD, {"id": job_id, "card_id": card_id})
+            self._job_event(cx, job_id, "run", stamp, {"card": card_id})
+        return card_id
+
+    def job_events(self, job_id: int) -> list[dict[str, Any]]:
+        """A job's history, oldest first."""
+        rows = self._db.cx.execute(q.JOB_EVENTS, {"id": job_id}).fetchall()
+        return [{"at": at, "kind": kind, "data": json.loads(data)} for at, kind, data in rows]
+
+    def _job_event(self, cx: Any, job_id: int, kind: str, stamp: str, data: dict[str, Any]) -> None:
+        cx.execute(
+            q.INSERT_JOB_EVENT,
+            {"job_id": job_id, "at": stamp, "kind": kind, "data": to_json_text(data)},
+        )
+
+
+def _job(row: tuple[Any, ...]) -> CronJob:
+    values = list(row)
+    values[10] = bool(values[10])
+    return CronJob(*values)

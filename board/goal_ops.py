@@ -1,0 +1,75 @@
+"""Goals on the board: a goal card hands its work to child cards, waits for all of them to
+finish (done, failed or cancelled) without holding a worker, then runs again for its
+judge. This module keeps that waiting honest: parking the goal after a planner turn, and
+waking it when its last child finishes.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime
+from typing import Any
+
+from board import queries as q
+from board.base import StoreBase
+from board.cards import Card
+from board.clock import iso
+from board.status import Action, Status
+
+
+class GoalCommands(StoreBase):
+    """Goal budgets, children, parking and waking."""
+
+    def goal_budget(self, card_id: int) -> int | None:
+        """The goal's planner-turn budget, or None if the card is not a goal."""
+        row = self._db.cx.execute(q.GOAL_BUDGET, {"id": card_id}).fetchone()
+        return None if row is None else int(row[0])
+
+    def children(self, card_id: int) -> list[Card]:
+        """Cards created by this card (its `parent_id`), oldest first."""
+        with self._db.read() as cx:
+            return [Card.from_row(row) for row in cx.execute(q.CHILDREN, {"id": card_id})]
+
+    def park_goal(self, run_id: int, now: datetime, data: dict[str, Any]) -> bool:
+        """End a planner turn: the goal waits for its children (or, if they are all
+        finished already, is ready again at once). False if the run was fenced off."""
+        stamp = iso(now)
+        with self._db.write() as cx:
+            live = self._live_run(cx, run_id)
+            if live is None or live.status is not Status.RUNNING:
+                return False
+            cx.execute(q.PARK_GOAL, {"now": stamp, "card_id": live.card_id, "run_id": run_id})
+            self._end_run(cx, run_id, "done", stamp, exit_code=0)
+            self._transition(
+                cx,
+                live.card_id,
+                Status.RUNNING,
+                Status.WAITING,
+                Action.PLAN,
+                f"run:{run_id}",
+                stamp,
+                data,
+                run_id,
+            )
+            self._wake_goal(cx, live.card_id, stamp)
+        return True
+
+    def _wake_goal(self, cx: sqlite3.Connection, goal_id: int, now: str) -> None:
+        """Make a waiting goal ready if none of its children is unfinished any more."""
+        if cx.execute(q.PROMOTE_GOAL, {"id": goal_id, "now": now}).fetchone() is not None:
+            self._transition(
+                cx,
+                goal_id,
+                Status.WAITING,
+                Status.READY,
+                Action.PROMOTE,
+                "board",
+                now,
+                {"children": "finished"},
+            )
+
+    def _child_finished(self, cx: sqlite3.Connection, card_id: int, now: str) -> None:
+        """A card reached done, failed or cancelled: its goal may be ready to judge."""
+        row = cx.execute(q.PARENT_OF, {"id": card_id}).fetchone()
+        if row is not None and row[0] is not None:
+            self._wake_goal(cx, int(row[0]), now)

@@ -1,0 +1,156 @@
+"""`hermes cron ...`: schedules that create a card on every fire.
+
+Jobs live on the board; a running dispatcher (`hermes dispatcher start` or `hermes up`)
+fires them. See docs/cron.md.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from board.clock import utcnow
+from hermes.cli.board_cmd import read_body
+from hermes.cli.common import open_board, print_json
+from hermes.errors import InvalidInput
+
+cron_app = typer.Typer(help="Schedules that create cards on every fire.", no_args_is_help=True)
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document instead.")]
+JobId = Annotated[int, typer.Argument(metavar="ID", help="The cron job's id.")]
+_DELIVER = re.compile(r"[a-z][a-z0-9_-]*:\S+")
+
+
+@cron_app.command("add")
+def add(
+    schedule: Annotated[str, typer.Argument(metavar="SCHEDULE", help="When to fire (see docs).")],
+    title: Annotated[str, typer.Argument(metavar="TITLE", help="The title of each card.")],
+    body: Annotated[str | None, typer.Option(metavar="TEXT", help="Each card's body.")] = None,
+    body_file: Annotated[
+        str | None,
+        typer.Option("--body-file", metavar="PATH", help="Read the body from PATH or -."),
+    ] = None,
+    profile: Annotated[str, typer.Option(metavar="NAME", help="Profile of each card.")] = "default",
+    repo: Annotated[
+        Path | None, typer.Option(metavar="PATH", help="Repository (default: the current one).")
+    ] = None,
+    no_repo: Annotated[
+        bool, typer.Option("--no-repo", help="Cards get a scratch directory.")
+    ] = False,
+    tz: Annotated[
+        str | None, typer.Option(metavar="ZONE", help="Time zone (default: this machine's).")
+    ] = None,
+    overlap: Annotated[
+        str, typer.Option(metavar="skip|allow", help="Fire while the last card is unfinished?")
+    ] = "skip",
+    deliver: Annotated[
+        str | None, typer.Option(metavar="PLATFORM:CHAT", help="Where results are sent (chat).")
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Add a schedule; prints the job id (or the job as JSON)."""
+    from board.cron_ops import NewJob
+    from dispatcher.schedule import first_fire, local_zone_name, zone
+    from hermes.intake import CardRequest, resolve
+
+    if overlap not in ("skip", "allow"):
+        raise InvalidInput(f"--overlap {overlap!r} must be skip or allow")
+    if deliver is not None and not _DELIVER.fullmatch(deliver):
+        raise InvalidInput(
+            f"--deliver {deliver!r} must look like PLATFORM:CHAT, e.g. telegram:12345"
+        )
+    now = utcnow()
+    zone_name = tz or local_zone_name()
+    next_fire = first_fire(schedule, zone(zone_name), now)
+    text = read_body(body, body_file)
+    card = resolve(
+        CardRequest(title=title, body=text, profile=profile, repo=repo, no_repo=no_repo), now
+    )
+    job = NewJob(
+        schedule.strip(),
+        zone_name,
+        title,
+        card.profile,
+        text,
+        card.repo,
+        card.base,
+        deliver,
+        overlap,
+    )
+    with open_board() as store:
+        job_id = store.add_job(job, now, next_fire)
+        if as_json:
+            print_json(store.job(job_id).to_json())
+            return
+    print(job_id)
+
+
+@cron_app.command("list")
+def list_jobs(as_json: JsonFlag = False) -> None:
+    """Every job: its schedule, next fire, last card and that card's status."""
+    with open_board() as store:
+        jobs = store.jobs()
+        last = {j.id: store.card(j.last_card_id) for j in jobs if j.last_card_id is not None}
+    if as_json:
+        print_json(
+            [
+                {
+                    **job.to_json(),
+                    "last_card_status": last[job.id].status if job.id in last else None,
+                }
+                for job in jobs
+            ]
+        )
+        return
+    from hermes.cli.console import console
+    from hermes.cli.render import jobs_table
+
+    console().print(jobs_table(jobs, last, utcnow()))
+
+
+@cron_app.command("rm")
+def remove(job: JobId) -> None:
+    """Delete a job (the cards it created stay)."""
+    with open_board() as store:
+        store.remove_job(job)
+    print(f"cron job {job} removed")
+
+
+@cron_app.command("pause")
+def pause(job: JobId) -> None:
+    """Stop a job firing until it is resumed."""
+    with open_board() as store:
+        store.set_paused(job, utcnow(), True, None)
+    print(f"cron job {job} paused")
+
+
+@cron_app.command("resume")
+def resume(job: JobId) -> None:
+    """Fire again from the next scheduled time (fires while paused are not made up)."""
+    from dispatcher.schedule import first_fire, zone
+
+    now = utcnow()
+    with open_board() as store:
+        found = store.job(job)
+        next_fire = first_fire(found.schedule, zone(found.tz), now)
+        store.set_paused(job, now, False, next_fire)
+    print(f"cron job {job} resumed; next fire {next_fire.astimezone():%Y-%m-%d %H:%M:%S}")
+
+
+@cron_app.command("run")
+def run_now(job: JobId, as_json: JsonFlag = False) -> None:
+    """Create the job's card now (the schedule is unchanged); prints the card id."""
+    from board.clock import iso
+    from dispatcher.cron import job_card
+
+    now = utcnow()
+    with open_board() as store:
+        found = store.job(job)
+        card = job_card(found, f"cron:{job}:run:{iso(now)}", now)
+        card_id = store.run_job_now(job, card, now)
+        if as_json:
+            print_json(store.card(card_id).to_json())
+            return
+    print(card_id)
