@@ -30,6 +30,11 @@ class GoalCommands(StoreBase):
         with self._db.read() as cx:
             return [Card.from_row(row) for row in cx.execute(q.CHILDREN, {"id": card_id})]
 
+    def children_of_source(self, source: str) -> list[Card]:
+        """Cards created by one intake (`cron:3`, `goal:7`, ...), oldest first."""
+        with self._db.read() as cx:
+            return [Card.from_row(row) for row in cx.execute(q.BY_SOURCE, {"source": source})]
+
     def park_goal(self, run_id: int, now: datetime, data: dict[str, Any]) -> bool:
         """End a planner turn: the goal waits for its children (or, if they are all
         finished already, is ready again at once). False if the run was fenced off."""

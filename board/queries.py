@@ -256,6 +256,7 @@ def bind_list(prefix: str, values: Sequence[object]) -> dict[str, object]:
 INSERT_GOAL = "INSERT INTO goals (card_id, budget) VALUES (:card_id, :budget)"
 GOAL_BUDGET = "SELECT budget FROM goals WHERE card_id = :id"
 CHILDREN = f"SELECT {CARD_COLUMNS} FROM cards WHERE parent_id = :id ORDER BY id"
+BY_SOURCE = f"SELECT {CARD_COLUMNS} FROM cards WHERE source = :source ORDER BY id"
 PARENT_OF = "SELECT parent_id FROM cards WHERE id = :id"
 
 # A goal that handed its work to child cards is ready again (for its judge) once every

@@ -71,13 +71,56 @@ def trigger(schedule: str, tz: ZoneInfo, anchor: datetime) -> Any:
     if match := _PHRASE.fullmatch(text):
         return CronTrigger(**_phrase_fields(match, schedule), timezone=tz)
     if len(text.split()) == 5:
+        minute, hour, day, month, weekday = text.split()
         try:
-            return CronTrigger.from_crontab(text, timezone=tz)
+            return CronTrigger(
+                minute=minute,
+                hour=hour,
+                day=day,
+                month=month,
+                day_of_week=cron_weekdays(weekday),
+                timezone=tz,
+            )
         except ValueError as exc:
             raise InvalidInput(
                 f"schedule {schedule!r} is not a valid cron expression ({exc})"
             ) from None
     raise InvalidInput(f"schedule {schedule!r} is not understood; use {EXAMPLES}")
+
+
+WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+
+
+def cron_weekdays(field: str) -> str:
+    """A cron day-of-week field in cron's numbering (0 or 7 is Sunday) as day names.
+
+    APScheduler 3 numbers weekdays from Monday = 0, so `1-5` there would mean Tuesday to
+    Saturday; names mean the same to both.
+    """
+    if field == "*":
+        return field
+    days: list[int] = []
+    for part in field.split(","):
+        span, _, step = part.partition("/")
+        if span == "*":
+            first, last = 0, 6
+        else:
+            low, _, high = span.partition("-")
+            first, last = _weekday(low), _weekday(high or low)
+            if span.count("-") == 0 and step:
+                last = 6
+            if last < first:
+                raise ValueError(f"the weekday range {span!r} runs backwards")
+        days += [d % 7 for d in range(first, last + 1, int(step or 1))]
+    return ",".join(WEEKDAYS[d] for d in dict.fromkeys(days))
+
+
+def _weekday(token: str) -> int:
+    if token.isdigit() and int(token) <= 7:
+        return int(token)
+    if token[:3] in WEEKDAYS:
+        return WEEKDAYS.index(token[:3])
+    raise ValueError(f"{token!r} is not a day of the week (0-7 or mon..sun)")
 
 
 def _phrase_fields(match: re.Match[str], schedule: str) -> dict[str, Any]:
@@ -97,6 +140,22 @@ def _phrase_fields(match: re.Match[str], schedule: str) -> dict[str, Any]:
     elif days == "weekends":
         fields["day_of_week"] = "sat,sun"
     return fields
+
+
+def following_fire(rule: Any, fire: datetime) -> datetime | None:
+    """The fire after `fire`. A calendar schedule fires once per wall-clock time: when
+    clocks go back, 02:30 happens twice, and the job still runs once that night."""
+    from apscheduler.triggers.cron import CronTrigger
+
+    following = rule.get_next_fire_time(fire, fire)
+    if isinstance(rule, CronTrigger) and following is not None:
+        if _wall(following, rule.timezone) == _wall(fire, rule.timezone):
+            following = rule.get_next_fire_time(following, following)
+    return following  # type: ignore[no-any-return]
+
+
+def _wall(moment: datetime, tz: Any) -> datetime:
+    return moment.astimezone(tz).replace(tzinfo=None)
 
 
 def first_fire(schedule: str, tz: ZoneInfo, anchor: datetime) -> datetime:
@@ -130,7 +189,7 @@ def due(
     rule = trigger(schedule, tz, anchor)
     fire, missed = next_fire, 0
     for _ in range(MAX_STEPS):
-        following = rule.get_next_fire_time(fire, fire)
+        following = following_fire(rule, fire)
         if following is None or following > now:
             return Due(fire, missed, following)
         fire, missed = following, missed + 1
