@@ -239,6 +239,8 @@ class CardFilter:
     profile: str | None = None
     label: str | None = None
     include_old: bool = False
+    parent_id: int | None = None
+    source: str | None = None
 
 
 @dataclass(slots=True)

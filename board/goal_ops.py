@@ -12,7 +12,7 @@ from typing import Any
 
 from board import queries as q
 from board.base import StoreBase
-from board.cards import Card
+from board.cards import Usage
 from board.clock import iso
 from board.status import Action, Status
 
@@ -25,17 +25,9 @@ class GoalCommands(StoreBase):
         row = self._db.cx.execute(q.GOAL_BUDGET, {"id": card_id}).fetchone()
         return None if row is None else int(row[0])
 
-    def children(self, card_id: int) -> list[Card]:
-        """Cards created by this card (its `parent_id`), oldest first."""
-        with self._db.read() as cx:
-            return [Card.from_row(row) for row in cx.execute(q.CHILDREN, {"id": card_id})]
-
-    def children_of_source(self, source: str) -> list[Card]:
-        """Cards created by one intake (`cron:3`, `goal:7`, ...), oldest first."""
-        with self._db.read() as cx:
-            return [Card.from_row(row) for row in cx.execute(q.BY_SOURCE, {"source": source})]
-
-    def park_goal(self, run_id: int, now: datetime, data: dict[str, Any]) -> bool:
+    def park_goal(
+        self, run_id: int, now: datetime, data: dict[str, Any], usage: Usage | None = None
+    ) -> bool:
         """End a planner turn: the goal waits for its children (or, if they are all
         finished already, is ready again at once). False if the run was fenced off."""
         stamp = iso(now)
@@ -44,7 +36,7 @@ class GoalCommands(StoreBase):
             if live is None or live.status is not Status.RUNNING:
                 return False
             cx.execute(q.PARK_GOAL, {"now": stamp, "card_id": live.card_id, "run_id": run_id})
-            self._end_run(cx, run_id, "done", stamp, exit_code=0)
+            self._end_run(cx, run_id, "done", stamp, exit_code=0, usage=usage)
             self._transition(
                 cx,
                 live.card_id,

@@ -229,6 +229,8 @@ WHERE_ALL = "1 = 1"
 WHERE_RECENT = "NOT (status IN ('done', 'cancelled') AND updated_at < :cutoff)"
 WHERE_STATUS = "status IN ({names})"
 WHERE_PROFILE = "profile = :profile"
+WHERE_PARENT = "parent_id = :parent_id"
+WHERE_SOURCE = "source = :source"
 WHERE_LABEL = "labels LIKE :label_pattern ESCAPE '\\'"
 
 COUNT_BY_STATUS_PROFILE = "SELECT status, profile, count(*) FROM cards GROUP BY status, profile"
@@ -255,8 +257,6 @@ def bind_list(prefix: str, values: Sequence[object]) -> dict[str, object]:
 
 INSERT_GOAL = "INSERT INTO goals (card_id, budget) VALUES (:card_id, :budget)"
 GOAL_BUDGET = "SELECT budget FROM goals WHERE card_id = :id"
-CHILDREN = f"SELECT {CARD_COLUMNS} FROM cards WHERE parent_id = :id ORDER BY id"
-BY_SOURCE = f"SELECT {CARD_COLUMNS} FROM cards WHERE source = :source ORDER BY id"
 PARENT_OF = "SELECT parent_id FROM cards WHERE id = :id"
 
 # A goal that handed its work to child cards is ready again (for its judge) once every

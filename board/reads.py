@@ -15,7 +15,7 @@ from typing import Any
 from board import queries as q
 from board.base import StoreBase
 from board.cards import Card, CardDetail, CardFilter, Event, Run
-from board.clock import iso, parse_iso
+from board.clock import iso, parse_iso, utcnow
 from board.status import Status
 
 RECENT = timedelta(days=1)
@@ -69,6 +69,14 @@ class Reads(StoreBase):
                 dependency.dependents.append(card_id)  # edges are sorted: ids ascend
         return cards
 
+    def children(self, card_id: int) -> list[Card]:
+        """Cards created by this card (their `parent_id`), oldest first, with their edges."""
+        return self.list_cards(CardFilter(parent_id=card_id, include_old=True), utcnow())
+
+    def children_of_source(self, source: str) -> list[Card]:
+        """Cards created by one intake (`cron:3`, `goal:7`, ...), oldest first."""
+        return self.list_cards(CardFilter(source=source, include_old=True), utcnow())
+
     def stats(self, now: datetime) -> dict[str, Any]:
         """Counts per status and profile, the oldest ready card's age, runs, tokens, cost."""
         with self._db.read() as cx:
@@ -106,6 +114,12 @@ def _where(where: CardFilter, now: datetime) -> tuple[str, dict[str, Any]]:
     if where.profile is not None:
         clauses.append(q.WHERE_PROFILE)
         params["profile"] = where.profile
+    if where.parent_id is not None:
+        clauses.append(q.WHERE_PARENT)
+        params["parent_id"] = where.parent_id
+    if where.source is not None:
+        clauses.append(q.WHERE_SOURCE)
+        params["source"] = where.source
     if where.label is not None:
         clauses.append(q.WHERE_LABEL)
         params["label_pattern"] = f"%{_like_escape(json.dumps(where.label, ensure_ascii=False))}%"

@@ -41,6 +41,7 @@ class CardRequest:
     key: str | None = None
     source: str = "cli"
     parent_id: int | None = None
+    budget: int | None = None  # a goal's planner turns (None: not a goal)
     cwd: Path = field(default_factory=Path.cwd)
 
 
@@ -74,6 +75,7 @@ def resolve(request: CardRequest, now: datetime) -> NewCard:
         ),
         timeout=request.timeout if request.timeout is not None else profile.timeout,
         backlog=request.backlog,
+        budget=request.budget,
     )
 
 

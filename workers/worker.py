@@ -24,8 +24,9 @@ from workers import workspace as workspaces
 from workers.heartbeat import Heartbeat
 from workers.job import WorkerJob
 from workers.logs import run_log
-from workers.runners import Outcome, RunContext, runner_for
+from workers.runners import Outcome, RunContext, Runner, runner_for
 from workers.runners.command import kill_group
+from workers.runners.goal import GoalRunner
 
 HOST = socket.gethostname()
 
@@ -94,8 +95,10 @@ def _run(
     heartbeat: Heartbeat,
     runner_group: list[int],
 ) -> Outcome:
-    runner = runner_for(profile.runner)
     card = store.card(job.card_id)
+    runner: Runner = (
+        GoalRunner() if store.goal_budget(card.id) is not None else runner_for(profile.runner)
+    )
     path, branch = workspaces.location(card)
     store.set_workspace(job.run_id, utcnow(), branch=branch, worktree=str(path))
     log.line(f"workspace {path}" + (f" on {branch}" if branch else ""))
@@ -129,7 +132,10 @@ def _run(
 
 def _finish(job: WorkerJob, store: Store, log: _Log, outcome: Outcome, review: bool) -> int:
     now = utcnow()
-    if outcome.ok:
+    if outcome.ok and outcome.plan is not None:
+        applied = store.park_goal(job.run_id, now, outcome.plan, usage=outcome.usage)
+        log.line(f"planner turn {outcome.plan['turn']} done; the goal waits for its cards")
+    elif outcome.ok:
         applied = store.complete(
             job.run_id, now, result=outcome.result, review=review, usage=outcome.usage
         )
@@ -144,6 +150,7 @@ def _finish(job: WorkerJob, store: Store, log: _Log, outcome: Outcome, review: b
             result=outcome.result or None,
             usage=outcome.usage,
             backoff=Backoff(job.backoff_base, job.backoff_cap),
+            retry=not outcome.final,
         )
         log.line(f"failed: {outcome.error}")
     return EXIT_DONE if applied else EXIT_FENCED

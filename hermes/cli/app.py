@@ -11,6 +11,7 @@ from hermes.cli import human_cmd, work_cmd  # noqa: F401  (add board log|merge|g
 from hermes.cli.board_cmd import board_app
 from hermes.cli.cron_cmd import cron_app
 from hermes.cli.dispatcher_cmd import dispatcher_app
+from hermes.cli.goal_cmd import goal_app
 from hermes.cli.profiles_cmd import profiles_app
 from hermes.cli.skills_cmd import skills_app
 
@@ -26,6 +27,7 @@ app.add_typer(profiles_app, name="profiles")
 app.add_typer(dispatcher_app, name="dispatcher")
 app.add_typer(skills_app, name="skills")
 app.add_typer(cron_app, name="cron")
+app.add_typer(goal_app, name="goal")
 
 
 @app.command("demo")

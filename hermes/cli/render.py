@@ -397,3 +397,38 @@ def jobs_table(jobs: list[CronJob], last: dict[int, Card], now: datetime) -> Ren
             last_text,
         )
     return table
+
+
+def goal_tree(report: dict[str, Any]) -> RenderableType:
+    """`goal status`: the goal, its cards with status and result, the verdicts, the budget."""
+    from rich.tree import Tree
+
+    goal = report["goal"]
+    head = Text.assemble(
+        (f"goal {goal['id']}  ", "bold"),
+        (goal["title"], "bold"),
+        "  ",
+        status_text(goal["status"]),
+        (f"  turn {report['turns']} of {report['budget']}, {report['turns_left']} left", "dim"),
+    )
+    tree = Tree(head)
+    for child in report["children"]:
+        line = Text.assemble(
+            f"{child['id']} ", (child["title"], "bold"), "  ", status_text(child["status"])
+        )
+        if child["blocked_by"]:
+            line.append(f"  after {_ids(child['blocked_by'])}", style="yellow")
+        result = (child["result"] or "").strip().splitlines()
+        if result:
+            line.append(f"  {result[-1][:80]}", style="dim")
+        tree.add(line)
+    if not report["children"]:
+        tree.add(Text("no cards yet", style="dim"))
+    parts: list[RenderableType] = [tree]
+    if report["verdicts"]:
+        verdicts = Table.grid(padding=(0, 2))
+        for verdict in report["verdicts"]:
+            mark = Text("met", "green") if verdict["done"] else Text("not met", "yellow")
+            verdicts.add_row(f"turn {verdict['turn']}", mark, Text(verdict["reason"]))
+        parts += [Text("\nverdicts", style="bold"), verdicts]
+    return Group(*parts)

@@ -103,10 +103,21 @@ class ModelClient:
             )
 
     def complete(
-        self, messages: list[Message], tools: list[ToolSpec], on_text: Callable[[str], None]
+        self,
+        messages: list[Message],
+        tools: list[ToolSpec],
+        on_text: Callable[[str], None],
+        *,
+        force_tool: str | None = None,
     ) -> Reply:
-        """One model call, streamed: `on_text` gets the words as they arrive."""
+        """One model call, streamed: `on_text` gets the words as they arrive.
+
+        `force_tool` names a tool the model must call (a judge's verdict, say).
+        """
         wire = [_to_wire(m) for m in messages]
+        extra: dict[str, Any] = {}
+        if force_tool is not None:
+            extra["tool_choice"] = {"type": "function", "function": {"name": force_tool}}
         try:
             stream = self._litellm.completion(
                 model=self.model,
@@ -117,6 +128,7 @@ class ModelClient:
                 stream=True,
                 stream_options={"include_usage": True},
                 timeout=REQUEST_TIMEOUT,
+                **extra,
             )
             chunks = []
             for chunk in stream:

@@ -6,7 +6,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from board import Card, Store, Usage
 from profiles import Profile
@@ -37,6 +37,8 @@ class Outcome:
     exit_code: int | None = None
     timed_out: bool = False
     usage: Usage | None = None  # tokens and cost, for runners that call a model
+    final: bool = False  # a failure that retrying cannot fix (a goal's budget is spent)
+    plan: dict[str, Any] | None = None  # a goal's planner turn: it now waits for children
 
 
 class Runner(Protocol):

@@ -1,0 +1,191 @@
+"""Goals: an objective that plans itself into cards and is judged when they are done.
+
+Each time a goal card is claimed it takes one step:
+
+- after a planner turn whose children are all finished (done, failed or cancelled), a
+  judge call offering exactly one tool, `goal_verdict {done, reason}`, decides with the
+  objective and the children's results. Met: the goal is done, the reason its result.
+- otherwise (the first claim, or a verdict of "not met" with budget left) the planner
+  takes a turn: an agent loop that sees the objective, the profiles it may assign, and
+  on later turns the verdict and what each child produced; it adds cards with
+  `board_add` and ends its turn. The worker then parks the goal in `waiting` (no
+  worker, no lease) until its children are finished.
+
+The budget counts planner turns; when it is spent and the judge still says no, the goal
+fails with the judge's last reason. Every turn and verdict is an event on the goal.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from board import Card, Usage
+from board.clock import utcnow
+from hermes.paths import profiles_dir, skills_dir
+from workers.agent.human import HumanGate
+from workers.agent.loop import AgentLoop
+from workers.agent.messages import Message, Spend, ToolSpec
+from workers.agent.model import ModelClient, ModelError
+from workers.agent.prompt import system_prompt
+from workers.agent.toolbox import AgentContext, Toolbox
+from workers.agent.transcript import Transcript
+from workers.runners.base import Outcome, RunContext
+
+RESULT_CAP = 1500
+VERDICT = ToolSpec(
+    "goal_verdict",
+    "Record whether the objective has been met.",
+    {
+        "type": "object",
+        "properties": {"done": {"type": "boolean"}, "reason": {"type": "string"}},
+        "required": ["done", "reason"],
+    },
+)
+JUDGE = (
+    "You judge whether an objective has been met, from the results of the cards that "
+    "worked on it. Be strict: met means the objective as written is achieved, not that "
+    "work was done. Call goal_verdict once: done true or false, and a reason that says "
+    "what is missing when it is not met."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """The judge's decision."""
+
+    done: bool
+    reason: str
+
+
+class GoalRunner:
+    """One step of a goal: judge, or plan, or both."""
+
+    def run(self, ctx: RunContext) -> Outcome:
+        """Judge the finished children (if a turn came before), then plan or finish."""
+        store, goal = ctx.store, ctx.card
+        budget = store.goal_budget(goal.id) or 20
+        turns = sum(1 for e in store.detail(goal.id).events if e.kind == "planned")
+        transcript = Transcript(ctx.log_path)
+        spend = Spend()
+        try:
+            client = ModelClient(ctx.profile)
+            feedback = None
+            if turns:
+                verdict = self._judge(client, goal, store.children(goal.id), transcript, spend)
+                data = {"turn": turns, "done": verdict.done, "reason": verdict.reason}
+                store.note(goal.id, "verdict", utcnow(), f"run:{ctx.run_id}", data)
+                if verdict.done:
+                    return Outcome(True, verdict.reason, usage=_usage(spend))
+                if turns >= budget:
+                    error = f"goal not met after {budget} planner turns: {verdict.reason}"
+                    return Outcome(False, "", error, usage=_usage(spend), final=True)
+                feedback = verdict.reason
+            return self._plan(ctx, client, turns + 1, budget, feedback, transcript, spend)
+        except ModelError as exc:
+            return Outcome(False, "", str(exc), usage=_usage(spend))
+
+    def _judge(
+        self,
+        client: ModelClient,
+        goal: Card,
+        children: list[Card],
+        transcript: Transcript,
+        spend: Spend,
+    ) -> Verdict:
+        transcript.note("judge: is the objective met?")
+        question = [Message("system", JUDGE), Message("user", objective(goal, children))]
+        reply = client.complete(question, [VERDICT], transcript.text, force_tool=VERDICT.name)
+        spend.add(reply)
+        transcript.reply(reply)
+        for call in reply.message.tool_calls:
+            if call.name == VERDICT.name:
+                try:
+                    args = json.loads(call.arguments or "{}")
+                except json.JSONDecodeError:
+                    args = {}
+                return Verdict(bool(args.get("done")), str(args.get("reason") or "no reason given"))
+        return Verdict(False, f"the judge gave no verdict: {(reply.message.text or '').strip()}")
+
+    def _plan(
+        self,
+        ctx: RunContext,
+        client: ModelClient,
+        turn: int,
+        budget: int,
+        feedback: str | None,
+        transcript: Transcript,
+        spend: Spend,
+    ) -> Outcome:
+        from skills import index
+
+        store, goal = ctx.store, ctx.card
+        before = {child.id for child in store.children(goal.id)}
+        transcript.note(f"planner turn {turn} of {budget}")
+        agent = AgentContext(goal, ctx.run_id, ctx.workspace, ctx.profile, store)
+        toolbox = Toolbox(agent, HumanGate(store, ctx.run_id, ctx.lost))
+        skills = index(skills_dir()) if "skills" in ctx.profile.tools else ""
+        system = system_prompt(ctx.profile, goal, skills) + "\n\n" + profiles_note()
+        ask = planner_message(goal, store.children(goal.id), turn, budget, feedback)
+        loop = AgentLoop(ctx.profile, client, toolbox, transcript, ctx.lost)
+        outcome = loop.run([Message("system", system), Message("user", ask)])
+        spend.tokens_in += loop.spend.tokens_in
+        spend.tokens_out += loop.spend.tokens_out
+        if loop.spend.cost_usd is not None:
+            spend.cost_usd = (spend.cost_usd or 0.0) + loop.spend.cost_usd
+        if not outcome.ok:
+            return Outcome(False, outcome.result, outcome.error, usage=_usage(spend))
+        added = [c.id for c in store.children(goal.id) if c.id not in before]
+        plan = {"turn": turn, "added": added, "summary": outcome.result[:RESULT_CAP]}
+        return Outcome(True, outcome.result, usage=_usage(spend), plan=plan)
+
+
+def objective(goal: Card, children: list[Card]) -> str:
+    """The objective and what each child card produced."""
+    lines = [
+        f"# Objective (goal {goal.id})",
+        "",
+        goal.body.strip() or goal.title,
+        "",
+        "## Cards worked for it",
+    ]
+    for child in children:
+        result = (child.result or "(no result)").strip()[:RESULT_CAP]
+        lines += [f"### Card {child.id}: {child.title} ({child.status})", result]
+    if not children:
+        lines.append("(none)")
+    return "\n".join(lines)
+
+
+def planner_message(
+    goal: Card, children: list[Card], turn: int, budget: int, feedback: str | None
+) -> str:
+    """What the planner is asked on turn `turn`."""
+    lines = [
+        objective(goal, children)
+        if children
+        else f"# Objective (goal {goal.id})\n\n" + (goal.body.strip() or goal.title),
+        "",
+        f"This is planner turn {turn} of {budget}.",
+    ]
+    if feedback:
+        lines += ["", f"The judge says the objective is not met yet: {feedback}"]
+    lines += [
+        "",
+        "Add the cards still needed with board_add (they run in parallel unless "
+        "depends_on says otherwise; use the card ids board_add returns). Do not do the "
+        "work yourself. Then answer with a short summary of the plan.",
+    ]
+    return "\n".join(lines)
+
+
+def profiles_note() -> str:
+    """The profiles a planner may assign cards to, with what each is for."""
+    from profiles import list_profiles
+
+    rows = [f"- {p.name} ({p.runner}): {p.description}" for p, _ in list_profiles(profiles_dir())]
+    return "Profiles you can give a card (board_add profile):\n" + "\n".join(rows)
+
+
+def _usage(spend: Spend) -> Usage:
+    return Usage(spend.tokens_in, spend.tokens_out, spend.cost_usd)
