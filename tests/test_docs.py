@@ -16,9 +16,12 @@ CLI_DOCS = (ROOT / "docs" / "cli.md").read_text(encoding="utf-8")
 
 
 def walk(command: object, path: tuple[str, ...] = ("hermes",)) -> list[tuple[str, object]]:
-    found = [(" ".join(path), command)]
-    for name, sub in sorted(getattr(command, "commands", {}).items()):
-        found += walk(sub, (*path, name))
+    """Every command, named by its path. A hidden command (`goal new`, which runs as
+    `hermes goal OBJECTIVE`) is documented under its group's name."""
+    name = " ".join(path[:-1] if getattr(command, "hidden", False) else path)
+    found = [(name, command)]
+    for sub_name, sub in sorted(getattr(command, "commands", {}).items()):
+        found += walk(sub, (*path, sub_name))
     return found
 
 
