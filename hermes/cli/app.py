@@ -10,7 +10,7 @@ from hermes import __version__
 from hermes.cli import human_cmd, work_cmd  # noqa: F401  (add board log|merge|gc|approve|...)
 from hermes.cli.board_cmd import board_app
 from hermes.cli.cron_cmd import cron_app
-from hermes.cli.dispatcher_cmd import dispatcher_app
+from hermes.cli.dispatcher_cmd import dispatcher_app, start
 from hermes.cli.goal_cmd import goal_app
 from hermes.cli.profiles_cmd import profiles_app
 from hermes.cli.skills_cmd import skills_app
@@ -28,6 +28,13 @@ app.add_typer(dispatcher_app, name="dispatcher")
 app.add_typer(skills_app, name="skills")
 app.add_typer(cron_app, name="cron")
 app.add_typer(goal_app, name="goal")
+
+
+app.command(
+    "up",
+    help="Run everything configured, in one process, until Ctrl-C: today the dispatcher "
+    "and its cron schedules (the chat gateway, web board and MCP server will join).",
+)(start)
 
 
 @app.command("demo")

@@ -331,3 +331,12 @@ def test_a_dead_side_task_stops_the_dispatcher_loudly(cli: Cli, db_url: str) -> 
         assert "error: dispatcher task 'worker-events' stopped" in out
         wait_until(lambda: status(store, card) == "done", timeout=10)  # its worker finished
         assert runs_of(store, card) == ["done"]
+
+
+def test_up_runs_the_dispatcher(cli: Cli, db_url: str) -> None:
+    card = add(cli, "via up", "--profile", "shell", "--body", "echo up")
+    result = cli("up", "--until-idle", *FAST)
+    assert result.code == 0, result.err
+    assert "idle: nothing left that can run" in result.out
+    with open_store(db_url) as store:
+        assert store.card(card).status == "done"
