@@ -13,7 +13,7 @@ from datetime import datetime
 
 from board import queries as q
 from board.base import to_json_text
-from board.cards import NewCard
+from board.cards import MAX_ATTEMPTS_LIMIT, MAX_TIMEOUT, PRIORITY_LIMIT, NewCard
 from board.clock import iso
 from board.goal_ops import GoalCommands
 from board.graph import cycle_message, dependency_path
@@ -28,10 +28,20 @@ _DEPENDABLE = (Status.BACKLOG, Status.WAITING, Status.READY)
 def _check_new_card(card: NewCard) -> None:
     if not card.title.strip():
         raise InvalidInput("the title is empty; give the card a title, e.g. 'Fix the login bug'")
-    if card.max_attempts < 1:
-        raise InvalidInput(f"--max-attempts {card.max_attempts} must be at least 1")
-    if card.timeout is not None and card.timeout <= 0:
-        raise InvalidInput(f"--timeout {card.timeout:g} must be a positive number of seconds")
+    if not 1 <= card.max_attempts <= MAX_ATTEMPTS_LIMIT:
+        raise InvalidInput(
+            f"--max-attempts {card.max_attempts} must be between 1 and {MAX_ATTEMPTS_LIMIT:,}"
+        )
+    if not -PRIORITY_LIMIT <= card.priority <= PRIORITY_LIMIT:
+        raise InvalidInput(
+            f"--priority {card.priority} must be between "
+            f"-{PRIORITY_LIMIT:,} and {PRIORITY_LIMIT:,}; higher runs first"
+        )
+    if card.timeout is not None and not 0 < card.timeout <= MAX_TIMEOUT:  # also refuses NaN
+        raise InvalidInput(
+            f"--timeout {card.timeout:g} must be a number of seconds above 0 "
+            f"and at most {MAX_TIMEOUT:,.0f} (a year)"
+        )
     if card.key is not None and not card.key.strip():
         raise InvalidInput("--key is empty; give a non-empty idempotency key or leave it out")
     for label in card.labels:
@@ -173,7 +183,8 @@ class CardCommands(GoalCommands):
             if not is_allowed(src, to, Action.MOVE):
                 raise IllegalTransition(_illegal_move(card_id, src, to))
             # A card sent back from review runs again with a fresh set of attempts.
-            self._set_status(cx, card_id, src, to, stamp, reset_attempts=src is Status.REVIEW)
+            rerun = src is Status.REVIEW and to is Status.READY
+            self._set_status(cx, card_id, src, to, stamp, reset_attempts=rerun)
             self._transition(cx, card_id, src, to, Action.MOVE, actor, stamp)
             if to is Status.DONE:
                 self._promote_dependents(cx, card_id, stamp)

@@ -209,6 +209,12 @@ class Claim:
     lease_expires_at: str
 
 
+#: Bounds on what a card may ask for; beyond them a value is a typo, not a wish.
+PRIORITY_LIMIT = 1_000_000_000
+MAX_ATTEMPTS_LIMIT = 1_000
+MAX_TIMEOUT = 366 * 24 * 3600.0  # a year of seconds
+
+
 @dataclass(slots=True)
 class NewCard:
     """Everything needed to create a card, already resolved (profile defaults, repo, base)."""

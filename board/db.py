@@ -20,6 +20,8 @@ from hermes.errors import InvalidInput, StorageError
 
 SYNCHRONOUS_MODES = ("OFF", "NORMAL", "FULL", "EXTRA")
 DEFAULT_BUSY_TIMEOUT = 30.0
+#: The largest integer a column holds; no id can be larger.
+LARGEST = 2**63 - 1
 
 _SQLITE_URL = re.compile(r"sqlite(?:\+(?:pysqlite|aiosqlite))?://(?P<rest>.*)")
 
@@ -110,6 +112,11 @@ class Database:
             # Disk full, read-only files, corruption: the environment's fault, not a bug.
             if isinstance(exc, sqlite3.OperationalError) or type(exc) is sqlite3.DatabaseError:
                 raise _storage_error(self.path, exc) from exc
+            if isinstance(exc, OverflowError):  # a number SQLite cannot hold: bad input
+                raise InvalidInput(
+                    f"a number given is larger than the board can hold ({LARGEST:,}); "
+                    "check the ids and numbers"
+                ) from exc
             raise
 
     def data_version(self) -> int:

@@ -92,6 +92,7 @@ class Dispatcher:
         self._sides: set[asyncio.Task[None]] = set()
         self._crash: asyncio.Future[asyncio.Task[None]] | None = None
         self._workers: dict[int, LocalWorker] = {}
+        self._exiting: set[int] = set()  # runs whose worker exited; _after_exit handles them
         self._limits: dict[str, int] = {}
         self._runners: dict[str, str] = {}
         self._wake = asyncio.Event()
@@ -352,7 +353,8 @@ class Dispatcher:
         if parse_iso(run.lease_expires_at) < now:
             beat = (now - parse_iso(run.heartbeat_at)).total_seconds()
             return f"lease expired: no heartbeat for {beat:.1f}s"
-        local = run.host == HOST and run.pid is not None and run.id not in self._workers
+        ours = run.id in self._workers or run.id in self._exiting  # we know how it ended
+        local = run.host == HOST and run.pid is not None and not ours
         if local and run.pid is not None and not alive(run.pid):
             return f"worker pid {run.pid} is gone"
         return None
@@ -375,6 +377,7 @@ class Dispatcher:
         if worker is None:
             return
         del self._workers[worker.run_id]
+        self._exiting.add(worker.run_id)
         task = asyncio.get_running_loop().create_task(
             self._after_exit(worker, code), name=f"after-exit-{worker.run_id}"
         )
@@ -382,6 +385,14 @@ class Dispatcher:
         task.add_done_callback(self._followups.discard)
 
     async def _after_exit(self, worker: LocalWorker, code: int) -> None:
+        try:
+            await self._record_exit(worker, code)
+        finally:
+            self._exiting.discard(worker.run_id)
+        self._wake.set()
+
+    async def _record_exit(self, worker: LocalWorker, code: int) -> None:
+        """A run still live after its worker exited is taken back, naming the exit status."""
         now = utcnow()
         run = await self._call(self.store.run, worker.run_id)
         seconds = time.monotonic() - worker.started
@@ -392,7 +403,6 @@ class Dispatcher:
         else:
             detail = await self._call(self.store.detail, worker.card_id)
             self._report(_finished(detail, worker.run_id, seconds))
-        self._wake.set()
 
     # -- stopping ---------------------------------------------------------------------
 

@@ -23,9 +23,9 @@ class Profile(BaseModel):
     name: str
     description: str = ""
     runner: Runner = "agent"
-    concurrency: int = Field(default=4, ge=1)
-    max_attempts: int = Field(default=3, ge=1)
-    timeout: float | None = Field(default=600, gt=0)
+    concurrency: int = Field(default=4, ge=1, le=1000)
+    max_attempts: int = Field(default=3, ge=1, le=1000)
+    timeout: float | None = Field(default=600, gt=0, le=366 * 24 * 3600, allow_inf_nan=False)
     review: bool = False
     # runner: agent
     model: str | None = "openai/gpt-4o-mini"
@@ -34,12 +34,20 @@ class Profile(BaseModel):
     soul: str = ""
     tools: list[Tool] = Field(default_factory=lambda: list(ALL_TOOLS))
     max_turns: int = Field(default=30, ge=1)
-    max_seconds: float | None = Field(default=None, gt=0)  # wall-time budget of the loop
+    max_seconds: float | None = Field(
+        default=None, gt=0, allow_inf_nan=False
+    )  # wall-time budget of the loop
     max_tokens: int | None = Field(default=None, ge=1)  # tokens in + out, whole run
-    max_cost: float | None = Field(default=None, gt=0)  # USD, where the price is known
-    shell_timeout: float = Field(default=120, gt=0)  # seconds per `shell` tool call
+    max_cost: float | None = Field(
+        default=None, gt=0, allow_inf_nan=False
+    )  # USD, where the price is known
+    shell_timeout: float = Field(
+        default=120, gt=0, allow_inf_nan=False
+    )  # seconds per `shell` tool call
     approvals: Literal["ask", "auto", "deny"] = "ask"  # risky shell commands
-    approve_low_after: float = Field(default=300, ge=0)  # low risk: approved if unanswered
+    approve_low_after: float = Field(
+        default=300, ge=0, allow_inf_nan=False
+    )  # low risk: approved if unanswered
     learn: bool = False  # offer to save a skill after a long run
     # runner: cli
     command: list[str] | None = None

@@ -50,7 +50,9 @@ def _fail(message: str, code: int, exc: BaseException) -> int:
         import traceback
 
         traceback.print_exception(exc, file=sys.stderr)
-    print(f"error: {message}", file=sys.stderr)
+    from hermes.cli.printable import printable
+
+    print(f"error: {printable(message)}", file=sys.stderr)
     return code
 
 

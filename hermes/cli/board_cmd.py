@@ -15,7 +15,7 @@ import typer
 
 from board import CardFilter, parse_status
 from board.clock import utcnow
-from hermes.cli.common import card_id, open_board, print_json, print_json_lines
+from hermes.cli.common import card_id, open_board, print_json, print_json_lines, within
 from hermes.errors import InvalidInput
 
 board_app = typer.Typer(
@@ -274,11 +274,12 @@ def stats(as_json: JsonFlag = False) -> None:
 @board_app.command("watch")
 def watch(
     interval: Annotated[
-        float, typer.Option(help="Seconds between checks for changes.", min=0.05)
+        float, typer.Option(metavar="SECONDS", help="Seconds between checks for changes.")
     ] = 0.2,
 ) -> None:
     """A live terminal board, one column per status, redrawn on every change."""
     from hermes.cli.watch import watch_board
 
+    within("--interval", interval, 0.05, 60, " seconds")
     with open_board() as store:
         watch_board(store, interval)

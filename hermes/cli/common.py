@@ -11,7 +11,8 @@ import sys
 from typing import Any
 
 from board import Store, open_store
-from hermes.errors import InvalidInput
+from board.db import LARGEST
+from hermes.errors import InvalidInput, NotFound
 from hermes.paths import board_url
 
 _CARD_ID = re.compile(r"(?:#|card-)?(\d+)", re.IGNORECASE)
@@ -27,7 +28,28 @@ def card_id(text: str) -> int:
     match = _CARD_ID.fullmatch(text.strip())
     if match is None:
         raise InvalidInput(f"{text!r} is not a card id; card ids are numbers such as 12")
-    return int(match[1])
+    number = int(match[1])
+    if number > LARGEST:  # no row can have it, and SQLite cannot even be asked
+        raise NotFound(f"card {number} does not exist; see `hermes board list --all`")
+    return number
+
+
+def job_id(text: str) -> int:
+    """A cron job id: a number, as `hermes cron list` shows it."""
+    if not text.strip().isdigit():
+        raise InvalidInput(f"{text!r} is not a cron job id; see `hermes cron list`")
+    number = int(text)
+    if number > LARGEST:
+        raise NotFound(f"cron job {number} does not exist; see `hermes cron list`")
+    return number
+
+
+def within(name: str, value: float, low: float, high: float, unit: str = "") -> float:
+    """`value` if `low <= value <= high`; NaN and infinities are refused too."""
+    if not low <= value <= high:
+        shown = f"{value:g}" if isinstance(value, float) else str(value)
+        raise InvalidInput(f"{name} {shown} must be between {low:,g} and {high:,g}{unit}")
+    return value
 
 
 def print_json(value: Any) -> None:

@@ -14,12 +14,12 @@ import typer
 
 from board.clock import utcnow
 from hermes.cli.board_cmd import read_body
-from hermes.cli.common import open_board, print_json
+from hermes.cli.common import job_id, open_board, print_json
 from hermes.errors import InvalidInput
 
 cron_app = typer.Typer(help="Schedules that create cards on every fire.", no_args_is_help=True)
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document instead.")]
-JobId = Annotated[int, typer.Argument(metavar="ID", help="The cron job's id.")]
+JobId = Annotated[int, typer.Argument(parser=job_id, metavar="ID", help="The cron job's id.")]
 _DELIVER = re.compile(r"[a-z][a-z0-9_-]*:\S+")
 
 

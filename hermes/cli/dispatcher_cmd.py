@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from board.clock import utcnow
-from hermes.cli.common import open_board, print_json
+from hermes.cli.common import open_board, print_json, within
 from hermes.errors import InvalidInput
 from hermes.paths import board_url
 
@@ -18,10 +18,8 @@ dispatcher_app = typer.Typer(
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document instead.")]
 
 
-def _positive(name: str, value: float) -> float:
-    if value <= 0:
-        raise InvalidInput(f"{name} {value:g} must be a positive number of seconds")
-    return value
+MAX_CONCURRENCY = 1000
+DAY = 86400.0
 
 
 def _report(text: str) -> None:
@@ -61,8 +59,7 @@ def start(
     from board import Backoff
     from dispatcher import Settings, run_dispatcher
 
-    if concurrency < 1:
-        raise InvalidInput(f"--concurrency {concurrency} must be at least 1")
+    within("--concurrency", concurrency, 1, MAX_CONCURRENCY)
     for name, value in (
         ("--tick", tick),
         ("--heartbeat", heartbeat),
@@ -70,9 +67,8 @@ def start(
         ("--backoff", backoff),
         ("--backoff-max", backoff_max),
     ):
-        _positive(name, value)
-    if grace < 0:
-        raise InvalidInput(f"--grace {grace:g} must be 0 or more seconds")
+        within(name, value, 0.01, DAY, " seconds")
+    within("--grace", grace, 0, DAY, " seconds")
     if lease <= heartbeat:
         raise InvalidInput(
             f"--lease {lease:g} must be longer than --heartbeat {heartbeat:g}, "

@@ -14,8 +14,11 @@ from typer.core import TyperGroup
 
 from board.clock import utcnow
 from hermes.cli.board_cmd import CardId
-from hermes.cli.common import open_board, print_json
+from hermes.cli.common import open_board, print_json, within
 from hermes.errors import InvalidInput
+
+#: Planner turns a goal may spend at most; a typo beyond it should not run for weeks.
+MAX_BUDGET = 1000
 
 
 class ObjectiveGroup(TyperGroup):
@@ -60,8 +63,7 @@ def new(
     text = " ".join(objective).strip()
     if not text:
         raise InvalidInput("the objective is empty; say what should be achieved")
-    if budget < 1:
-        raise InvalidInput(f"--budget {budget} must be at least 1 planner turn")
+    within("--budget", budget, 1, MAX_BUDGET, " planner turns")
     title = text.splitlines()[0][:100]
     request = CardRequest(
         title=title,

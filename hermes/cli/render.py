@@ -22,6 +22,7 @@ from rich.text import Text
 from board import Card, CardDetail, DispatcherInfo, LiveRun, Status
 from board.clock import age, parse_iso, until
 from board.cron_ops import CronJob
+from hermes.cli.printable import printable
 from profiles import Profile, is_builtin
 
 STATUS_STYLE: dict[str, str] = {
@@ -43,6 +44,16 @@ OUTCOME_STYLE = {
     "reclaimed": "yellow",
     "cancelled": "grey50",
 }
+
+
+def plain(value: str, style: str = "") -> Text:
+    """User or agent text as a rich Text: never read as markup, control characters shown."""
+    return Text(printable(value), style=style)
+
+
+def first_line(title: str) -> str:
+    """A title as one line: tables have one row per card."""
+    return title.splitlines()[0] if title.strip() else title
 
 
 def status_text(status: str) -> Text:
@@ -90,12 +101,12 @@ def card_groups(cards: list[Card], now: datetime, limit: int | None) -> Renderab
         for card in shown:
             table.add_row(  # user text goes in as Text: rich must not read it as markup
                 str(card.id),
-                Text(card.title.splitlines()[0] if card.title.strip() else card.title),
-                Text(card.profile),
+                plain(first_line(card.title)),
+                plain(card.profile),
                 str(card.priority) if card.priority else "",
                 age(card.created_at, now),
                 _waiting_for(card, now),
-                Text(", ".join(card.labels)),
+                plain(", ".join(card.labels)),
             )
         if len(group) > len(shown):
             more = f"… {len(group) - len(shown)} more (--status {status.value} --limit 0)"
@@ -110,7 +121,7 @@ def _field_grid(pairs: list[tuple[str, RenderableType | str]]) -> Table:
     grid.add_column(style="bold")
     grid.add_column()
     for label, value in pairs:
-        grid.add_row(label, Text(value) if isinstance(value, str) else value)  # not markup
+        grid.add_row(label, plain(value) if isinstance(value, str) else value)
     return grid
 
 
@@ -126,7 +137,7 @@ def card_detail(detail: CardDetail, now: datetime) -> RenderableType:
     """`board show`: the card's fields, body, result, runs and events."""
     card = detail.card
     head = Text.assemble(
-        (f"card {card.id}  ", "bold"), (card.title, "bold"), "  ", status_text(card.status)
+        (f"card {card.id}  ", "bold"), plain(card.title, "bold"), "  ", status_text(card.status)
     )
     repo = f"{card.repo} (base {card.base})" if card.repo else "none (scratch workspace)"
     fields: list[tuple[str, RenderableType | str]] = [
@@ -159,12 +170,12 @@ def card_detail(detail: CardDetail, now: datetime) -> RenderableType:
         fields.append(("waiting for", waiting))
     last = detail.runs[-1] if detail.runs else None
     if last is not None and last.error and last.outcome != "running":
-        fields.append(("last error", Text(last.error, style="red")))
+        fields.append(("last error", plain(last.error, "red")))
     parts: list[RenderableType] = [head, _field_grid(fields)]
     if card.body:
-        parts += [Text("\nbody", style="bold"), Padding(Text(card.body), (0, 0, 0, 2))]
+        parts += [Text("\nbody", style="bold"), Padding(plain(card.body), (0, 0, 0, 2))]
     if card.result:
-        parts += [Text("\nresult", style="bold"), Padding(Text(card.result), (0, 0, 0, 2))]
+        parts += [Text("\nresult", style="bold"), Padding(plain(card.result), (0, 0, 0, 2))]
     if detail.runs:
         parts += [Text("\nruns", style="bold"), _runs_view(detail, now)]
     parts += [Text("\nevents", style="bold"), _events_view(detail, now)]
@@ -182,13 +193,13 @@ def pending_request(detail: CardDetail) -> Text | None:
     if asked.data.get("kind") == "question":
         return Text.assemble(
             ("an answer: ", "bold magenta"),
-            str(asked.data.get("question", "")),
+            plain(str(asked.data.get("question", ""))),
             (f"\n  hermes board reply {card} TEXT", "dim"),
         )
     return Text.assemble(
         ("approval to run: ", "bold magenta"),
-        str(asked.data.get("command", "")),
-        f"\n  {asked.data.get('risk')} risk: {asked.data.get('reason')}",
+        plain(str(asked.data.get("command", ""))),
+        plain(f"\n  {asked.data.get('risk')} risk: {asked.data.get('reason')}"),
         (f"\n  hermes board approve {card}   or   hermes board reject {card} --reason TEXT", "dim"),
     )
 
@@ -209,7 +220,7 @@ def _runs_view(detail: CardDetail, now: datetime) -> Table:
             f"attempt {run.attempt}  ",
             (run.outcome, OUTCOME_STYLE.get(run.outcome, "")),
             f" (exit {run.exit_code})" if run.exit_code is not None else "",
-            f"  pid {run.pid} on {run.host}" if run.pid is not None else "",
+            printable(f"  pid {run.pid} on {run.host}") if run.pid is not None else "",
             f"  {clock_time(run.started_at, now)} → {ended}",
             f" ({_duration(run.started_at, run.ended_at)})" if run.ended_at else "",
         )
@@ -218,7 +229,7 @@ def _runs_view(detail: CardDetail, now: datetime) -> Table:
         if run.cost_usd is not None:
             line.append(f"  ${run.cost_usd:.4f}")
         if run.error:
-            line.append(f"\n{run.error}", style="red")
+            line.append(printable(f"\n{run.error}"), style="red")
         grid.add_row(f"run {run.id}", line)
     return grid
 
@@ -241,8 +252,8 @@ def _events_view(detail: CardDetail, now: datetime) -> Table:
             for k, v in data.items()
             if v not in (None, [], {})
         )
-        change.append(rest)
-        grid.add_row(clock_time(event.at, now), Text(event.kind), Text(event.actor), change)
+        change.append(printable(rest))
+        grid.add_row(clock_time(event.at, now), plain(event.kind), plain(event.actor), change)
     return grid
 
 
@@ -254,7 +265,7 @@ def stats_view(stats: dict[str, Any]) -> RenderableType:
     for status in statuses:
         cards.add_column(status_text(status), justify="right")
     for profile, counts in sorted(stats["by_profile"].items()):
-        cards.add_row(Text(profile), *(str(counts.get(s, "")) for s in statuses))
+        cards.add_row(plain(profile), *(str(counts.get(s, "")) for s in statuses))
     oldest = stats["oldest_ready_age_seconds"]
     parts: list[RenderableType] = [cards]
     if oldest is not None:
@@ -266,7 +277,7 @@ def stats_view(stats: dict[str, Any]) -> RenderableType:
         outcomes = ", ".join(f"{k} {v}" for k, v in sorted(entry["by_outcome"].items()))
         cost = entry["cost_usd"]
         runs.add_row(
-            Text(profile),
+            plain(profile),
             str(entry["runs"]),
             outcomes,
             _count(entry["tokens_in"]),
@@ -302,8 +313,8 @@ def profiles_table(rows: list[tuple[Profile, Path]]) -> Table:
             limits.append("review")
         limits.append("built-in" if is_builtin(path) else f"user ({path})")
         table.add_row(
-            profile.name,
-            Text.assemble(" · ".join(limits), "\n", (profile.description, "dim")),
+            plain(profile.name),
+            Text.assemble(plain(" · ".join(limits)), "\n", plain(profile.description, "dim")),
         )
     return table
 
@@ -311,11 +322,11 @@ def profiles_table(rows: list[tuple[Profile, Path]]) -> Table:
 def profile_view(profile: Profile, path: Path) -> RenderableType:
     """`profiles show`: the fields that apply to this profile's runner, and its file."""
     values = profile.model_dump(mode="json")
-    fields: list[tuple[str, RenderableType | str]] = [("name", Text(profile.name, style="bold"))]
+    fields: list[tuple[str, RenderableType | str]] = [("name", plain(profile.name, "bold"))]
     for key in dict.fromkeys(COMMON_FIELDS + RUNNER_FIELDS[profile.runner]):
         value = values[key]
         shown = value if isinstance(value, str) else json.dumps(value)
-        fields.append((key, Text(shown)))
+        fields.append((key, shown))
     fields.append(("file", str(path)))
     return _field_grid(fields)
 
@@ -331,7 +342,7 @@ def status_view(
         for info in dispatchers:
             state = Text("stopped", style="grey50") if info.stopped_at else Text("running", "green")
             table.add_row(
-                Text(info.id),
+                plain(info.id),
                 state,
                 str(info.concurrency),
                 f"{age(info.started_at, now)} ago",
@@ -354,10 +365,10 @@ def status_view(
         where = "" if run.host in (None, socket.gethostname()) else f"@{run.host}"
         runs.add_row(
             str(run.id),
-            Text(f"{run.card_id} {entry.title}"),
-            Text(entry.profile),
+            plain(f"{run.card_id} {first_line(entry.title)}"),
+            plain(entry.profile),
             status_text(entry.status),
-            Text(f"{run.pid}{where}" if run.pid else "starting"),
+            plain(f"{run.pid}{where}" if run.pid else "starting"),
             f"{age(run.heartbeat_at, now)} ago",
             Text(lease, style="red" if expires <= now else ""),
         )
@@ -390,9 +401,9 @@ def jobs_table(jobs: list[CronJob], last: dict[int, Card], now: datetime) -> Ren
         )
         table.add_row(
             str(job.id),
-            Text(f"{job.schedule} ({job.tz})"),
-            Text(job.title),
-            Text(job.profile),
+            plain(f"{job.schedule} ({job.tz})"),
+            plain(first_line(job.title)),
+            plain(job.profile),
             upcoming,
             last_text,
         )
@@ -406,7 +417,7 @@ def goal_tree(report: dict[str, Any]) -> RenderableType:
     goal = report["goal"]
     head = Text.assemble(
         (f"goal {goal['id']}  ", "bold"),
-        (goal["title"], "bold"),
+        plain(goal["title"], "bold"),
         "  ",
         status_text(goal["status"]),
         (f"  turn {report['turns']} of {report['budget']}, {report['turns_left']} left", "dim"),
@@ -414,13 +425,16 @@ def goal_tree(report: dict[str, Any]) -> RenderableType:
     tree = Tree(head)
     for child in report["children"]:
         line = Text.assemble(
-            f"{child['id']} ", (child["title"], "bold"), "  ", status_text(child["status"])
+            f"{child['id']} ",
+            plain(first_line(child["title"]), "bold"),
+            "  ",
+            status_text(child["status"]),
         )
         if child["blocked_by"]:
             line.append(f"  after {_ids(child['blocked_by'])}", style="yellow")
         result = (child["result"] or "").strip().splitlines()
         if result:
-            line.append(f"  {result[-1][:80]}", style="dim")
+            line.append(printable(f"  {result[-1][:80]}"), style="dim")
         tree.add(line)
     if not report["children"]:
         tree.add(Text("no cards yet", style="dim"))
@@ -429,6 +443,6 @@ def goal_tree(report: dict[str, Any]) -> RenderableType:
         verdicts = Table.grid(padding=(0, 2))
         for verdict in report["verdicts"]:
             mark = Text("met", "green") if verdict["done"] else Text("not met", "yellow")
-            verdicts.add_row(f"turn {verdict['turn']}", mark, Text(verdict["reason"]))
+            verdicts.add_row(f"turn {verdict['turn']}", mark, plain(verdict["reason"]))
         parts += [Text("\nverdicts", style="bold"), verdicts]
     return Group(*parts)

@@ -27,13 +27,16 @@ def list_cmd(as_json: JsonFlag = False) -> None:
     from rich.text import Text
 
     from hermes.cli.console import console
+    from hermes.cli.render import plain
 
     table = Table.grid(padding=(0, 2))
     table.add_column(style="bold", no_wrap=True)
     table.add_column()
     for skill in found:
         origin = "built-in" if skill.builtin else "yours"
-        table.add_row(skill.name, Text.assemble(skill.description, (f"  ({origin})", "dim")))
+        table.add_row(
+            plain(skill.name), Text.assemble(plain(skill.description), (f"  ({origin})", "dim"))
+        )
     console().print(table)
 
 
@@ -53,11 +56,13 @@ def show(
     from rich.text import Text
 
     from hermes.cli.console import console
+    from hermes.cli.printable import printable
+    from hermes.cli.render import plain
 
     out = console()
-    out.print(Text.assemble((skill.name, "bold"), "  ", (skill.description, "dim")))
-    out.print(Text(str(skill.path), style="dim"))
-    out.print(Markdown(skill.body))
+    out.print(Text.assemble(plain(skill.name, "bold"), "  ", plain(skill.description, "dim")))
+    out.print(plain(str(skill.path), "dim"))
+    out.print(Markdown(printable(skill.body)))
 
 
 @skills_app.command("add")

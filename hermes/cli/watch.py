@@ -19,7 +19,8 @@ from rich.text import Text
 
 from board import Card, CardFilter, Status, Store
 from board.clock import age, parse_iso, until, utcnow
-from hermes.cli.render import STATUS_STYLE
+from hermes.cli.printable import printable
+from hermes.cli.render import STATUS_STYLE, first_line
 
 ALWAYS_SHOWN = (Status.READY, Status.RUNNING, Status.DONE)
 LIVE = (Status.RUNNING, Status.NEEDS_INPUT)
@@ -64,7 +65,7 @@ def _cell(cards: list[Card], now: datetime, rows: int) -> Text:
         text.append(f"{card.id} ", style="bold")
         if card.status in LIVE:  # how long it has been at it
             text.append(f"{age(card.updated_at, now)} ", style="dim")
-        text.append(card.title.splitlines()[0] if card.title.strip() else card.title)
+        text.append(printable(first_line(card.title)))
         if card.status == Status.READY and card.not_before and parse_iso(card.not_before) > now:
             text.append(f" (in {until(card.not_before, now)})", style="cyan")
     return text

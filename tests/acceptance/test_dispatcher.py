@@ -284,9 +284,9 @@ def test_log_follow_streams_until_the_card_finishes(cli: Cli, db_url: str) -> No
 
 def test_bad_dispatcher_settings_are_refused(cli: Cli) -> None:
     for args, message in (
-        (["--concurrency", "0"], "--concurrency 0 must be at least 1"),
+        (["--concurrency", "0"], "--concurrency 0 must be between 1 and 1,000"),
         (["--lease", "5", "--heartbeat", "10"], "--lease 5 must be longer than --heartbeat 10"),
-        (["--tick", "0"], "--tick 0 must be a positive number"),
+        (["--tick", "0"], "--tick 0 must be between 0.01 and 86,400 seconds"),
     ):
         result = cli("dispatcher", "start", *args)
         assert result.code == 2 and result.err.startswith("error: ") and message in result.err

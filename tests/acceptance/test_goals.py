@@ -183,7 +183,7 @@ def test_a_spent_budget_fails_the_goal_with_the_last_reason(
 
 def test_goal_input_errors(cli: Cli) -> None:
     for args, message in (
-        (["goal", "x", "--budget", "0", "--no-repo"], "--budget 0 must be at least 1"),
+        (["goal", "x", "--budget", "0", "--no-repo"], "--budget 0 must be between 1 and 1,000"),
         (["goal", " ", "--no-repo"], "the objective is empty"),
         (["goal", "x", "--profile", "ghost", "--no-repo"], "unknown profile 'ghost'"),
         (["goal", "status", "99"], "card 99 does not exist"),

@@ -172,6 +172,15 @@ def test_review_to_done_promotes_dependents(store: Store) -> None:
     assert status(store, a) == "review" and status(store, b) == "waiting"
     store.move(a, Status.DONE, T0)
     assert status(store, b) == "ready"
+    assert store.detail(a).card.attempts == 1  # approving keeps the attempt it took
+
+
+def test_review_sent_back_to_ready_gets_fresh_attempts(store: Store) -> None:
+    a = new(store, max_attempts=1)
+    claim = store.claim(T0, 60)
+    assert claim and store.complete(claim.run_id, T0, result="not yet", review=True)
+    store.move(a, Status.READY, T0)
+    assert status(store, a) == "ready" and store.detail(a).card.attempts == 0
 
 
 def test_cancel_ends_the_live_run_and_fences_its_worker(store: Store) -> None:
