@@ -23,6 +23,16 @@ class DispatchReads(StoreBase):
         width = len(q.RUN_COLUMNS.split(","))
         return [LiveRun(Run(*row[:width]), *row[width:]) for row in rows]
 
+    def wait_for_write_lock(self) -> None:
+        """Take the board's write lock and let it go at once, writing nothing.
+
+        The dispatcher times this before taking cards back for expired leases: a long
+        wait means some process held the lock (frozen, say), so workers could not
+        heartbeat either and their leases say nothing about whether they are alive.
+        """
+        with self._db.write():
+            pass
+
     def run(self, run_id: int) -> Run | None:
         """One run (its `outcome` is `running` while it is live), or None if unknown."""
         row = self._db.cx.execute(q.RUN_BY_ID, {"run_id": run_id}).fetchone()

@@ -100,12 +100,44 @@ class Dispatcher:
         self._stopping = False
         self._stop_now = False
         self.last_tick: datetime | None = None
+        # Leases only prove a worker dead once the board and this process have run
+        # smoothly for a whole lease: see `_unsteady`. A new dispatcher trusts them
+        # (it times the write lock before acting on one).
+        self._steady_since = time.monotonic() - settings.lease
 
     # -- plumbing ---------------------------------------------------------------------
 
     async def _call(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, lambda: fn(*args, **kwargs))
+        started = time.monotonic()
+        try:
+            return await loop.run_in_executor(self._executor, lambda: fn(*args, **kwargs))
+        finally:
+            waited = time.monotonic() - started
+            if waited > self._slack:
+                self._unsteady(f"a board call took {waited:.1f}s")
+
+    @property
+    def _slack(self) -> float:
+        """How long a worker can go unheard before its lease is in danger: half the gap
+        between its heartbeat period and its lease."""
+        return (self.settings.lease - self.settings.heartbeat) / 2
+
+    def _unsteady(self, why: str) -> None:
+        """The board or this process stalled (a process frozen holding the write lock,
+        this dispatcher paused or the machine suspended): workers may have been unable
+        to heartbeat, so their expired leases prove nothing until a whole lease has
+        passed with the board writable again. Dead workers on this host are still taken
+        back at once (their pids are gone)."""
+        if time.monotonic() - self._steady_since >= self.settings.lease:
+            self._report(
+                f"{why}: the board or this dispatcher stalled; expired leases are "
+                f"given {self.settings.lease:g}s to heartbeat before cards are taken back"
+            )
+        self._steady_since = time.monotonic()
+
+    def _steady(self) -> bool:
+        return time.monotonic() - self._steady_since >= self.settings.lease
 
     @property
     def store(self) -> Store:
@@ -246,6 +278,8 @@ class Dispatcher:
 
     async def _sleep(self, now: datetime) -> None:
         timeout = self.settings.tick
+        if not self._steady():  # look at expired leases again as soon as it is
+            timeout = min(timeout, self._steady_since + self.settings.lease - time.monotonic())
         deadline = await self._call(self.store.next_deadline, now)
         if deadline is not None:
             # a hair past the deadline, so the lease has really expired when we look
@@ -261,8 +295,13 @@ class Dispatcher:
         db = open_database(self.db_url)
         try:
             seen = db.data_version()
+            clock = time.monotonic(), time.time()
             while True:
                 await asyncio.sleep(self.settings.poll)
+                last, clock = clock, (time.monotonic(), time.time())
+                late = max(clock[0] - last[0], clock[1] - last[1]) - self.settings.poll
+                if late > self._slack:  # paused (SIGSTOP, suspend) or the loop was blocked
+                    self._unsteady(f"this dispatcher was paused for {late:.1f}s")
                 version = db.data_version()
                 if version != seen:
                     seen = version
@@ -343,6 +382,9 @@ class Dispatcher:
                 if run is not None and run.outcome in ("cancelled", "reclaimed"):
                     kill_group(worker.pid)
                     kill_group(run.runner_pid)
+        expired = [e for e in live.values() if parse_iso(e.run.lease_expires_at) < now]
+        if expired and self._steady():  # was the board writable all along? (see _unsteady)
+            await self._call(self.store.wait_for_write_lock)
         for entry in live.values():
             reason = self._reclaim_reason(entry, now)
             if reason is not None:
@@ -350,7 +392,7 @@ class Dispatcher:
 
     def _reclaim_reason(self, entry: LiveRun, now: datetime) -> str | None:
         run = entry.run
-        if parse_iso(run.lease_expires_at) < now:
+        if parse_iso(run.lease_expires_at) < now and self._steady():
             beat = (now - parse_iso(run.heartbeat_at)).total_seconds()
             return f"lease expired: no heartbeat for {beat:.1f}s"
         ours = run.id in self._workers or run.id in self._exiting  # we know how it ended

@@ -12,14 +12,19 @@ import signal
 
 
 def alive(pid: int) -> bool:
-    """Whether a process with this pid exists (zombies included)."""
+    """Whether a process with this pid is running; a zombie (dead, not yet reaped by a
+    parent that may itself be frozen) is not."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:  # Linux: the state follows ")"
+            return handle.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except (OSError, IndexError):
+        return True  # no /proc (macOS): the signal check is all we have
 
 
 def kill_group(pgid: int | None) -> bool:

@@ -1,0 +1,222 @@
+"""Real dispatcher processes on one board, and a monkey that kills and freezes them and
+their workers at random moments, always for a bounded time.
+
+At least one dispatcher is left running untouched at every moment: the guarantees under
+test (a dead worker's card is taken back within its lease) need someone to take it.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+
+@dataclass
+class Dispatcher:
+    """One dispatcher slot: its current process, and whether it is frozen or dead."""
+
+    index: int
+    proc: subprocess.Popen[bytes] | None = None
+    log: IO[bytes] | None = None
+    frozen_until: float | None = None  # monotonic time to send SIGCONT
+    restart_at: float | None = None  # monotonic time to start it again
+
+    @property
+    def healthy(self) -> bool:
+        """Running and not frozen."""
+        return self.proc is not None and self.proc.poll() is None and self.frozen_until is None
+
+
+@dataclass
+class Fleet:
+    """The dispatchers sharing the board, started with the same settings."""
+
+    home: Path
+    count: int
+    args: list[str]
+    env: dict[str, str]
+    slots: list[Dispatcher] = field(default_factory=list)
+    starts: int = 0
+
+    def start_all(self) -> None:
+        """Start every slot that has no running process."""
+        if not self.slots:
+            self.slots = [Dispatcher(i) for i in range(self.count)]
+        for slot in self.slots:
+            if slot.proc is None or slot.proc.poll() is not None:
+                self.start(slot)
+
+    def start(self, slot: Dispatcher) -> None:
+        """A new dispatcher process in this slot, its output kept in a log file."""
+        self.starts += 1
+        if slot.log is not None:
+            slot.log.close()
+        slot.log = (self.home / f"dispatcher-{slot.index}.log").open("ab")
+        slot.proc = subprocess.Popen(
+            [sys.executable, "-m", "hermes", "dispatcher", "start", *self.args],
+            stdout=slot.log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **self.env, "HERMES_HOME": str(self.home)},
+            start_new_session=True,  # its group: the dispatcher and its worker template
+        )
+        slot.frozen_until = slot.restart_at = None
+
+    def healthy(self) -> list[Dispatcher]:
+        """The slots running unfrozen now."""
+        return [slot for slot in self.slots if slot.healthy]
+
+    def settle(self, now: float) -> None:
+        """Thaw the frozen and restart the dead whose time has come."""
+        for slot in self.slots:
+            if slot.frozen_until is not None and now >= slot.frozen_until:
+                signal_group(slot, signal.SIGCONT)
+                slot.frozen_until = None
+            if slot.restart_at is not None and now >= slot.restart_at:
+                self.start(slot)
+
+    def recover(self) -> None:
+        """Thaw everything and restart every dead dispatcher now."""
+        for slot in self.slots:
+            if slot.frozen_until is not None:
+                signal_group(slot, signal.SIGCONT)
+                slot.frozen_until = None
+        self.start_all()
+
+    def stop(self, timeout: float = 30) -> list[int | None]:
+        """SIGTERM every dispatcher and wait; returns their exit codes (None: killed)."""
+        codes: list[int | None] = []
+        for slot in self.slots:
+            if slot.proc is not None and slot.proc.poll() is None:
+                slot.proc.send_signal(signal.SIGTERM)
+        for slot in self.slots:
+            if slot.proc is None:
+                codes.append(None)
+                continue
+            try:
+                codes.append(slot.proc.wait(timeout=timeout))
+            except subprocess.TimeoutExpired:
+                signal_group(slot, signal.SIGKILL)
+                slot.proc.wait()
+                codes.append(None)
+            if slot.log is not None:
+                slot.log.close()
+        return codes
+
+    def kill_everything(self) -> None:
+        """Last resort on the way out of a failed run: no process outlives the test."""
+        for slot in self.slots:
+            if slot.proc is not None and slot.proc.poll() is None:
+                signal_group(slot, signal.SIGCONT)
+                signal_group(slot, signal.SIGKILL)
+                slot.proc.wait()
+            if slot.log is not None:
+                slot.log.close()
+
+
+def signal_group(slot: Dispatcher, sig: signal.Signals) -> None:
+    """Signal a dispatcher's process group (the dispatcher and its worker template)."""
+    if slot.proc is None:
+        return
+    try:
+        os.killpg(slot.proc.pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def ours(pid: int) -> bool:
+    """Only ever signal our own processes: workers (forked from `workers.template`),
+    dispatchers, and the card commands they run."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            command = handle.read()
+    except OSError:
+        return False
+    return any(mark in command for mark in (b"workers.template", b"hermes", b"out/card-"))
+
+
+@dataclass
+class Monkey:
+    """Picks a random victim and a random fault every fraction of a second."""
+
+    fleet: Fleet
+    db: Path
+    rng: random.Random
+    lease: float
+    actions: Counter[str] = field(default_factory=Counter)
+    frozen_workers: dict[int, float] = field(default_factory=dict)  # pid -> thaw time
+    hit: set[int] = field(default_factory=set)  # every worker pid killed or frozen
+
+    def act(self) -> None:
+        """One fault, chosen by weight among those that apply now."""
+        now = time.monotonic()
+        choice = self.rng.choices(
+            ("kill worker", "freeze worker", "kill dispatcher", "freeze dispatcher"),
+            weights=(4, 3, 1, 1),
+        )[0]
+        if choice.endswith("worker"):
+            pid = self._live_worker()
+            if pid is None:
+                return
+            self.hit.add(pid)
+            if choice == "kill worker":
+                _signal(pid, signal.SIGKILL)
+            else:
+                _signal(pid, signal.SIGSTOP)
+                self.frozen_workers[pid] = now + self.rng.uniform(0.2, 2.5 * self.lease)
+        else:
+            healthy = self.fleet.healthy()
+            if len(healthy) < 2:  # always leave one dispatcher doing its job
+                return
+            slot = self.rng.choice(healthy)
+            if choice == "kill dispatcher":
+                signal_group(slot, signal.SIGKILL)
+                assert slot.proc is not None
+                slot.proc.wait(timeout=30)  # reap it
+                slot.restart_at = now + self.rng.uniform(0.3, 3.0)
+            else:
+                signal_group(slot, signal.SIGSTOP)
+                slot.frozen_until = now + self.rng.uniform(0.3, 2.5 * self.lease)
+        self.actions[choice] += 1
+
+    def settle(self, everything: bool = False) -> None:
+        """Thaw frozen workers and dispatchers whose time is up (all of them if asked)."""
+        now = float("inf") if everything else time.monotonic()
+        for pid, until in list(self.frozen_workers.items()):
+            if now >= until:
+                _signal(pid, signal.SIGCONT)
+                del self.frozen_workers[pid]
+        if everything:
+            self.fleet.recover()
+        else:
+            self.fleet.settle(now)
+
+    def _live_worker(self) -> int | None:
+        cx = sqlite3.connect(f"file:{self.db}?mode=ro", uri=True, timeout=5)
+        try:
+            pids = [
+                pid
+                for (pid,) in cx.execute(
+                    "SELECT pid FROM runs WHERE outcome = 'running' AND pid IS NOT NULL"
+                )
+                if pid not in self.frozen_workers
+            ]
+        finally:
+            cx.close()
+        pids = [pid for pid in pids if ours(pid)]
+        return self.rng.choice(pids) if pids else None
+
+
+def _signal(pid: int, sig: signal.Signals) -> None:
+    try:
+        os.kill(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
