@@ -2,38 +2,44 @@
 in memory, and how big the fixed part of the `default` profile's prompt is.
 
 The model is the scripted OpenAI-compatible server on loopback, so the figures measure
-hermes, not a provider. References are measured in the same run: a fresh `python`
+hermes, not a provider. The reference is measured in the same run: a fresh `python`
 importing litellm (what a worker would pay without the warm template).
-
-    python bench/agent.py            # 30 sequential cards
-    python bench/agent.py --quick    # 10
+Run with `python -m bench agent`.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
 import signal
 import subprocess
 import sys
-import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from bench.common import ROOT, Row, Size, hermes_env, percentile, pick, wait_for
+from board import CardFilter, NewCard, Store, open_store
+from board.clock import parse_iso, utcnow
+from workers.agent.fake_openai import FakeOpenAI
 
-from board import CardFilter, NewCard, open_store  # noqa: E402
-from board.clock import parse_iso, utcnow  # noqa: E402
-from workers.agent.fake_openai import FakeOpenAI  # noqa: E402
-
+SECTION = "agent"
 KEY = "HERMES_BENCH_MODEL_KEY"
+PROMPT_GOAL = 2000  # tokens: the goal for the default profile's fixed prompt
+
+#: A fresh python importing litellm (the reference), then measuring the prompt: one
+#: litellm import serves both.
+COLD_CHILD = """
+from workers.agent.model import import_litellm
+import_litellm()
+print("imported", flush=True)
+import json
+from bench.agent import prompt_size
+print(json.dumps(prompt_size()), flush=True)
+"""
 
 
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+def is_done(store: Store, card_id: int) -> bool:
+    return store.card(card_id).status == "done"
 
 
 def memory(pid: int) -> tuple[float, float]:
@@ -43,15 +49,6 @@ def memory(pid: int) -> tuple[float, float]:
         name, value = line.split(":", 1)
         fields[name] = int(value.split()[0]) / 1024
     return fields["Rss"], fields.get("Private_Clean", 0) + fields.get("Private_Dirty", 0)
-
-
-def wait_for(check, timeout: float = 120):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not (value := check()):
-        if time.monotonic() > deadline:
-            raise TimeoutError(check)
-        time.sleep(0.01)
-    return value
 
 
 def startup(home: Path, cards: int) -> tuple[list[float], tuple[float, float], float]:
@@ -66,29 +63,30 @@ def startup(home: Path, cards: int) -> tuple[list[float], tuple[float, float], f
             f"runner: agent\nmodel: openai/gpt-4o-mini\napi_base: {server.url}\n"
             f"api_key_env: {KEY}\nmax_attempts: 1\n"
         )
-        env = {**os.environ, "HERMES_HOME": str(home), KEY: "sk-bench"}
         store = open_store(f"sqlite:///{home / 'board.db'}")
         proc = subprocess.Popen(
             [sys.executable, "-m", "hermes", "dispatcher", "start"],
-            env=env,
+            env=hermes_env(home, **{KEY: "sk-bench"}),
             stdout=subprocess.DEVNULL,
             start_new_session=True,
         )
+
+        def add(n: int) -> int:
+            return store.add_card(NewCard(f"c{n}", "bench", 1, body="hi"), utcnow())[0]
+
         try:
-            add = lambda n: store.add_card(NewCard(f"c{n}", "bench", 1, body="hi"), utcnow())[0]  # noqa: E731
             first = add(1)
-            wait_for(lambda: store.card(first).status == "done")  # warms the agent template
+            wait_for(lambda: store.card(first).status == "done", 120)  # warms the template
             slow = add(2)  # its model call takes 2 s: time to look at the worker
             pid = wait_for(lambda: next((r.pid for r in store.detail(slow).runs if r.pid), None))
             worker_mem = memory(pid)
-            template_rss = memory(
-                int(Path(f"/proc/{pid}/stat").read_text().split(") ")[1].split()[1])
-            )[0]
+            parent = int(Path(f"/proc/{pid}/stat").read_text().split(") ")[1].split()[1])
+            template_rss = memory(parent)[0]
             wait_for(lambda: store.card(slow).status == "done")
             latencies = []
             for n in range(3, cards + 3):
                 card = add(n)
-                wait_for(lambda c=card: store.card(c).status == "done")
+                wait_for(partial(is_done, store, card))
                 claimed = next(e.at for e in store.detail(card).events if e.kind == "claimed")
                 asked = next(
                     r["received_at"]
@@ -100,18 +98,24 @@ def startup(home: Path, cards: int) -> tuple[list[float], tuple[float, float], f
         finally:
             proc.send_signal(signal.SIGTERM)
             proc.wait(timeout=30)
+            store.close()
     return latencies, worker_mem, template_rss
 
 
-def cold_litellm_import() -> float:
-    """What each agent worker would pay at start without the warm template."""
+def cold_import_and_prompt() -> tuple[float, int, int]:
+    """(seconds for a fresh python to import litellm, system prompt and tool tokens)."""
     start = time.perf_counter()
-    subprocess.run(
-        [sys.executable, "-c", "from workers.agent.model import import_litellm; import_litellm()"],
-        check=True,
-        cwd=ROOT,
+    child = subprocess.Popen(
+        [sys.executable, "-c", COLD_CHILD], cwd=ROOT, stdout=subprocess.PIPE, text=True
     )
-    return time.perf_counter() - start
+    assert child.stdout is not None
+    line = child.stdout.readline()
+    cold = time.perf_counter() - start
+    assert line.strip() == "imported", line
+    system, tools = json.loads(child.stdout.readline())
+    if child.wait(timeout=120) != 0:
+        raise RuntimeError("the prompt-size child failed")
+    return cold, system, tools
 
 
 def prompt_size() -> tuple[int, int]:
@@ -158,37 +162,35 @@ def prompt_size() -> tuple[int, int]:
     return alone, both - alone
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="fewer cards")
-    opts = parser.parse_args()
-    cards = 10 if opts.quick else 30
-    with tempfile.TemporaryDirectory(prefix="hermes-agent-bench-") as tmp:
-        latencies, (rss, unique), template = startup(Path(tmp) / "home", cards)
-    cold = cold_litellm_import()
-    system, tools = prompt_size()
+def run(workdir: Path, size: Size) -> list[Row]:
+    """All agent figures, each next to its reference."""
+    cards = pick(size, 3, 5, 30)
+    latencies, (rss, unique), template = startup(workdir / "agent-home", cards)
+    cold, system, tools = cold_import_and_prompt()
+    cold_is = "a fresh python importing litellm"
     rows = [
-        (
-            f"claim -> first model request, p50 / p99 ({cards} cards, ms)",
-            f"{percentile(latencies, 50) * 1e3:.0f} / {percentile(latencies, 99) * 1e3:.0f}",
-            f"{cold * 1e3:,.0f} ms: a fresh python importing litellm",
-        ),
-        (
-            "agent worker memory: RSS / unique (MiB)",
-            f"{rss:.0f} / {unique:.0f}",
-            f"{template:.0f} MiB: the agent template it shares pages with",
-        ),
-        (
-            "default profile fixed prompt: system + tools (tokens)",
-            f"{system + tools:,}",
-            f"system prompt {system:,} + tool schemas {tools:,}; goal <= 2,000",
-        ),
+        Row(
+            SECTION,
+            f"claim -> first model request, p{p} ({cards} cards)",
+            percentile(latencies, p) * 1e3,
+            "ms",
+            cold * 1e3,
+            cold_is,
+        )
+        for p in (50, 99)
     ]
-    width = max(len(r[0]) for r in rows)
-    print(f"{'measure'.ljust(width)}  {'value':>12}  reference")
-    for name, value, reference in rows:
-        print(f"{name.ljust(width)}  {value:>12}  {reference}")
-
-
-if __name__ == "__main__":
-    main()
+    template_is = "the agent worker template it shares pages with (RSS)"
+    rows.append(Row(SECTION, "agent worker RSS", rss, "MiB", template, template_is))
+    rows.append(Row(SECTION, "agent worker unique memory", unique, "MiB", template, template_is))
+    rows.append(
+        Row(
+            SECTION,
+            "default profile fixed prompt: system + tools",
+            system + tools,
+            "tokens",
+            PROMPT_GOAL,
+            "the goal (setting)",
+            f"system prompt {system:,} + tool schemas {tools:,}",
+        )
+    )
+    return rows

@@ -1,84 +1,72 @@
-"""Board benchmarks: claim+complete throughput against raw SQLite, incremental promotion,
-listing a big board and the start-up cost of `hermes board add`.
+"""Board benchmarks: claim+complete throughput against raw SQLite, incremental promotion
+against a rescan of the waiting backlog, listing a big board, and the start-up cost of
+`hermes board add`.
 
-Every figure is printed next to a reference measured in the same run on the same disk,
-so the ratio means something even on a noisy shared machine:
-
-    python bench/board.py            # full run (about a minute)
-    python bench/board.py --quick    # smaller sizes, for a smoke check
-    python bench/board.py --dir PATH # put the databases on the disk you care about
+Run with `python -m bench board` (see `python -m bench --help`).
 """
 
 from __future__ import annotations
 
-import argparse
-import os
-import shutil
-import sqlite3
-import statistics
-import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from bench.common import (
+    Row,
+    Size,
+    hermes_env,
+    median,
+    median_time,
+    pick,
+    raw_commit_pairs_per_second,
+    time_command,
+)
+from board import CardFilter, NewCard, Store, open_store
+from board import queries as q
+from board.clock import utcnow
 
-from board import CardFilter, NewCard, Store, open_store  # noqa: E402
-from board import queries as q  # noqa: E402
-from board.clock import utcnow  # noqa: E402
+SECTION = "board"
 
-
-def raw_pairs_per_second(path: Path, pairs: int) -> float:
-    """The floor: pairs of BEGIN IMMEDIATE / UPDATE / COMMIT with plain sqlite3."""
-    cx = sqlite3.connect(path, isolation_level=None)
-    cx.execute("PRAGMA journal_mode=WAL")
-    cx.execute("PRAGMA synchronous=FULL")
-    cx.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER NOT NULL)")
-    cx.executemany("INSERT INTO t VALUES (?, 0)", [(i,) for i in range(pairs)])
-    start = time.perf_counter()
-    for i in range(pairs):
-        for _ in range(2):
-            cx.execute("BEGIN IMMEDIATE")
-            cx.execute("UPDATE t SET v = v + 1 WHERE id = ?", (i,))
-            cx.execute("COMMIT")
-    elapsed = time.perf_counter() - start
-    cx.close()
-    return pairs / elapsed
+#: The promotion the store does not do: rescan every waiting card for one whose
+#: dependencies are all done (what a naive dispatcher tick would run on each completion).
+RESCAN_WAITING = f"UPDATE cards SET status = 'ready', updated_at = :now WHERE status = 'waiting' AND {q._UNBLOCKED}"  # noqa: E501
 
 
 def store_cycles_per_second(path: Path, cycles: int) -> float:
     """What workers do: claim the best ready card, then complete it (with promotion)."""
     store = open_store(f"sqlite:///{path}")
-    now = utcnow()
-    for n in range(cycles):
-        store.add_card(NewCard(f"card {n}", "shell", 3, priority=n % 5), now)
-    start = time.perf_counter()
-    for _ in range(cycles):
-        claim = store.claim(now, 60)
-        assert claim is not None
-        store.complete(claim.run_id, now, result="ok")
-    elapsed = time.perf_counter() - start
-    store.close()
-    return cycles / elapsed
+    try:
+        now = utcnow()
+        for n in range(cycles):
+            store.add_card(NewCard(f"card {n}", "shell", 3, priority=n % 5), now)
+        start = time.perf_counter()
+        for _ in range(cycles):
+            claim = store.claim(now, 60)
+            assert claim is not None
+            store.complete(claim.run_id, now, result="ok")
+        return cycles / (time.perf_counter() - start)
+    finally:
+        store.close()
 
 
 def throughput(workdir: Path, n: int, rounds: int) -> tuple[float, float]:
-    """Median of interleaved rounds, so both sides see the same machine weather."""
+    """(raw pairs/s, store cycles/s): medians of interleaved rounds, so both sides see
+    the same machine weather."""
     raw, ours = [], []
     for r in range(rounds):
-        raw.append(raw_pairs_per_second(workdir / f"raw{r}.db", n))
+        raw.append(raw_commit_pairs_per_second(workdir / f"raw{r}.db", n))
         ours.append(store_cycles_per_second(workdir / f"store{r}.db", n))
-    return statistics.median(raw), statistics.median(ours)
+    return median(raw), median(ours)
 
 
-def completion_with_waiting_backlog(path: Path, waiting: int, samples: int) -> tuple[float, float]:
-    """Complete a card while `waiting` cards wait on something else: (complete ms, promote µs).
+def completion_with_waiting_backlog(
+    path: Path, waiting: int, samples: int
+) -> tuple[float, float, float]:
+    """Complete a card while `waiting` cards wait on something else.
 
-    The complete transaction includes its fsync; the promote figure is the incremental
-    promotion statement alone, which is what grows with the backlog if done naively.
+    Returns (complete ms, incremental promotion µs, rescan of the waiting backlog µs).
+    The complete transaction includes its fsync; the promotion figures are the statements
+    alone, which is what grows with the backlog if done naively.
     """
     store = open_store(f"sqlite:///{path}", synchronous="OFF")
     now = utcnow()
@@ -90,111 +78,143 @@ def completion_with_waiting_backlog(path: Path, waiting: int, samples: int) -> t
         store.add_card(NewCard(f"next {n}", "shell", 3, after=[first]), now)
     store.close()
     store = open_store(f"sqlite:///{path}")  # back to synchronous=FULL for the measurement
-    complete_times = []
-    for _ in range(samples):
-        claim = store.claim(now, 60)
-        assert claim is not None
-        start = time.perf_counter()
-        store.complete(claim.run_id, now)
-        complete_times.append(time.perf_counter() - start)
-    promote_times = [_promote_statement(store, card) for card in range(2, 2 + samples)]
-    store.close()
-    return statistics.median(complete_times) * 1e3, statistics.median(promote_times) * 1e6
+    try:
+        complete_times = []
+        for _ in range(samples):
+            claim = store.claim(now, 60)
+            assert claim is not None
+            start = time.perf_counter()
+            store.complete(claim.run_id, now)
+            complete_times.append(time.perf_counter() - start)
+        incremental = q.PROMOTE_DEPENDENTS.replace("RETURNING id", "")
+        promote = [_statement(store, incremental, card) for card in range(2, 2 + samples)]
+        rescan = [_statement(store, RESCAN_WAITING, 0) for _ in range(min(samples, 20))]
+    finally:
+        store.close()
+    return median(complete_times) * 1e3, median(promote) * 1e6, median(rescan) * 1e6
 
 
-def _promote_statement(store: Store, card_id: int) -> float:
+def _statement(store: Store, sql: str, card_id: int) -> float:
+    """Seconds one promotion statement takes (it changes nothing: all are still blocked)."""
     with store.db.read() as cx:
         start = time.perf_counter()
-        cx.execute(q.PROMOTE_DEPENDENTS.replace("RETURNING id", ""), {"id": card_id, "now": ""})
+        cx.execute(sql, {"id": card_id, "now": ""})
         return time.perf_counter() - start
 
 
-def big_board(path: Path, cards: int) -> Store:
-    """`cards` cards in a realistic mix (chains every 10, some done), built quickly."""
+def big_board(path: Path, cards: int) -> None:
+    """`cards` cards in chains of ten (all unfinished: the worst case for a listing)."""
     store = open_store(f"sqlite:///{path}", synchronous="OFF")
-    now = utcnow()
-    for n in range(cards):
-        after = [n] if n % 10 and n else []
-        store.add_card(NewCard(f"card {n}", "shell", 3, after=after, labels=["bulk"]), now)
-    return store
+    try:
+        now = utcnow()
+        for n in range(cards):
+            after = [n] if n % 10 and n else []
+            store.add_card(NewCard(f"card {n}", "shell", 3, after=after, labels=["bulk"]), now)
+    finally:
+        store.close()
 
 
-def time_cli(args: list[str], home: Path, runs: int) -> float:
-    """Median wall time of a `hermes` command, in seconds."""
-    env = {**os.environ, "HERMES_HOME": str(home)}
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        subprocess.run(args, env=env, stdout=subprocess.DEVNULL, check=True)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+def raw_select(path: Path) -> None:
+    """The floor for a listing: fetch the same card rows with plain sqlite3."""
+    import sqlite3
+
+    cx = sqlite3.connect(path)
+    try:
+        cx.execute(f"SELECT {q.CARD_COLUMNS} FROM cards ORDER BY id").fetchall()
+    finally:
+        cx.close()
 
 
-def timed(fn: Callable[[], object]) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="smaller sizes")
-    parser.add_argument("--dir", type=Path, default=None, help="where to put the databases")
-    parser.add_argument("--keep", action="store_true", help="keep the databases afterwards")
-    opts = parser.parse_args()
-    n, rounds = (300, 1) if opts.quick else (1000, 5)
-    big = 10_000 if opts.quick else 100_000
-    workdir = Path(tempfile.mkdtemp(prefix="hermes-bench-", dir=opts.dir))
+def listing(workdir: Path, cards: int, runs: int) -> list[Row]:
+    """Listing a board of `cards` unfinished cards: the store, the CLI, raw sqlite3."""
+    home = workdir / "list-home"
+    db = home / "board.db"
+    big_board(db, cards)
+    store = open_store(f"sqlite:///{db}")
+    try:
+        in_process = median_time(lambda: store.list_cards(CardFilter(), utcnow()), runs)
+    finally:
+        store.close()
+    raw = median_time(lambda: raw_select(db), runs)
+    env = hermes_env(home)
     hermes = [sys.executable, "-m", "hermes"]
-    rows: list[tuple[str, str, str, str]] = []
+    as_json = time_command([*hermes, "board", "list", "--json"], env, runs)
+    table = time_command([*hermes, "board", "list"], env, runs)
+    store_is = "store.list_cards, in process"
+    return [
+        Row(
+            SECTION,
+            f"store.list_cards, {cards:,} cards",
+            in_process,
+            "s",
+            raw,
+            "raw sqlite3 fetchall of the same card rows",
+        ),
+        Row(
+            SECTION,
+            f"hermes board list --json, {cards:,} cards",
+            as_json,
+            "s",
+            in_process,
+            store_is,
+        ),
+        Row(
+            SECTION, f"hermes board list (table), {cards:,} cards", table, "s", in_process, store_is
+        ),
+    ]
 
-    raw, ours = throughput(workdir, n, rounds)
-    pairs = f"{raw:,.0f} raw BEGIN IMMEDIATE/UPDATE/COMMIT pairs/s"
-    rows.append(("claim+complete cycles/s (store)", f"{ours:,.0f}", pairs, f"{ours / raw:.2f}x"))
 
-    complete_ms, promote_us = completion_with_waiting_backlog(workdir / "promote.db", 5000, 200)
-    commit_ms = 1e3 / raw / 2
+def board_add(workdir: Path, runs: int) -> Row:
+    """Wall time of `hermes board add` on a warm board, against `python -c pass`."""
+    env = hermes_env(workdir / "add-home")
+    hermes = [sys.executable, "-m", "hermes"]
+    time_command([*hermes, "board", "add", "warm-up", "--no-repo"], env, 1)
+    add = time_command([*hermes, "board", "add", "timed", "--no-repo"], env, runs)
+    python = time_command([sys.executable, "-c", "pass"], env, max(runs, 5))
+    return Row(SECTION, "hermes board add, wall", add * 1e3, "ms", python * 1e3, "python -c pass")
+
+
+def run(workdir: Path, size: Size) -> list[Row]:
+    """All board figures, each next to its reference."""
+    pairs, rounds = pick(size, (50, 1), (150, 3), (1000, 5))
+    waiting, samples = pick(size, (500, 20), (2000, 100), (5000, 200))
+    cards, list_runs = pick(size, (1000, 1), (10_000, 1), (100_000, 3))
+    add_runs = pick(size, 3, 7, 15)
+
+    raw, ours = throughput(workdir, pairs, rounds)
+    rows = [
+        Row(
+            SECTION,
+            "claim+complete cycles through the store",
+            ours,
+            "/s",
+            raw,
+            "raw sqlite3 BEGIN IMMEDIATE/UPDATE/COMMIT pairs (WAL, synchronous=FULL)",
+        )
+    ]
+    complete_ms, promote_us, rescan_us = completion_with_waiting_backlog(
+        workdir / "promote.db", waiting, samples
+    )
     rows.append(
-        (
-            "complete, 5,000 waiting cards (ms)",
-            f"{complete_ms:.3f}",
-            f"{commit_ms:.3f} ms: one raw commit",
-            f"{complete_ms / commit_ms:.2f}x",
+        Row(
+            SECTION,
+            f"complete one card, {waiting:,} cards waiting",
+            complete_ms,
+            "ms",
+            1e3 / raw / 2,
+            "one raw commit (from the pairs above)",
         )
     )
-    rescan = "20,700 µs: full backlog rescan (seed system)"
-    ratio = f"{promote_us / 20700:.4f}x"
-    rows.append(("  promotion statement alone (µs)", f"{promote_us:.1f}", rescan, ratio))
-
-    home = workdir / "home"
-    store = big_board(home / "board.db", big)
-    in_process = timed(lambda: store.list_cards(CardFilter(), utcnow()))
-    store.close()
-    baseline = time_cli([sys.executable, "-c", "pass"], home, 5)
-    list_json = time_cli([*hermes, "board", "list", "--json"], home, 3)
-    list_table = time_cli([*hermes, "board", "list"], home, 3)
-    rows.append((f"board list, {big:,} cards: store (s)", f"{in_process:.2f}", "", ""))
-    rows.append((f"hermes board list --json, {big:,} cards (s)", f"{list_json:.2f}", "", ""))
-    rows.append((f"hermes board list (table), {big:,} cards (s)", f"{list_table:.2f}", "", ""))
-
-    add_home = workdir / "add-home"
-    time_cli([*hermes, "board", "add", "warm-up", "--no-repo"], add_home, 1)
-    add = time_cli([*hermes, "board", "add", "timed", "--no-repo"], add_home, 15)
-    python = f"{baseline * 1e3:.0f} ms: python -c pass"
     rows.append(
-        ("hermes board add, wall (ms)", f"{add * 1e3:.0f}", python, f"{add / baseline:.1f}x")
+        Row(
+            SECTION,
+            f"  promotion statement alone, {waiting:,} waiting",
+            promote_us,
+            "µs",
+            rescan_us,
+            "the same promotion by rescanning every waiting card",
+        )
     )
-
-    width = max(len(r[0]) for r in rows)
-    print(f"{'measure'.ljust(width)}  {'value':>10}  {'ratio':>8}  reference")
-    for name, value, reference, ratio in rows:
-        print(f"{name.ljust(width)}  {value:>10}  {ratio:>8}  {reference}")
-    print(f"\n(synchronous=FULL; {os.cpu_count()} CPUs; databases in {workdir.parent})")
-    if opts.keep:
-        print(f"kept: {workdir}")
-    else:
-        shutil.rmtree(workdir)
-
-
-if __name__ == "__main__":
-    main()
+    rows += listing(workdir, cards, list_runs)
+    rows.append(board_add(workdir, add_runs))
+    return rows

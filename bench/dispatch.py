@@ -1,41 +1,34 @@
 """Dispatch benchmarks: end-to-end throughput of trivial cards, start latency of a card
-added to an idle dispatcher, reclaim times after kill -9 and SIGSTOP, idle cost.
+added to an idle dispatcher, a `true` card end to end against spawning `true`, reclaim
+times after kill -9 and SIGSTOP, idle cost.
 
-Each figure is printed beside a reference measured in the same run: the cost of merely
-spawning the processes a card needs, the poll interval, the lease.
-
-    python bench/dispatch.py           # full run (about a minute and a half)
-    python bench/dispatch.py --quick   # smaller sizes
+Each figure is reported beside a reference measured in the same run (the cost of merely
+spawning the processes a card needs) or beside the setting that bounds it (the poll
+interval, the lease). Run with `python -m bench dispatch`.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
-import shutil
 import signal
-import statistics
 import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from bench.common import Row, Size, hermes_env, median, percentile, pick, wait_for
+from board import NewCard, Store, open_store
+from board.clock import parse_iso, utcnow
 
-from board import NewCard, Store, open_store  # noqa: E402
-from board.clock import parse_iso, utcnow  # noqa: E402
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+SECTION = "dispatch"
+#: What the command runner starts for a card whose body is `true`.
+CARD_PROCESS = ["bash", "-euo", "pipefail", "-c", "true"]
+POLL_MS = 20.0  # dispatcher.loop.Settings.poll
 
 
 class Board:
-    """A fresh HERMES_HOME with a `bench` profile allowing 8 workers."""
+    """A fresh HERMES_HOME with a `bench` profile (command runner) allowing 8 workers."""
 
     def __init__(self, root: Path) -> None:
         self.home = root
@@ -43,9 +36,8 @@ class Board:
         (root / "profiles" / "bench.yaml").write_text(
             "runner: command\nconcurrency: 8\nmax_attempts: 3\ntimeout: 600\n"
         )
-        self.url = f"sqlite:///{root / 'board.db'}"
-        self.store = open_store(self.url)
-        self.env = {**os.environ, "HERMES_HOME": str(root)}
+        self.store = open_store(f"sqlite:///{root / 'board.db'}")
+        self.env = hermes_env(root)
 
     def add(self, body: str, n: int = 1) -> list[int]:
         now = utcnow()
@@ -61,19 +53,21 @@ class Board:
             start_new_session=True,
         )
 
+    def is_done(self, card_id: int) -> bool:
+        return self.store.card(card_id).status == "done"
+
     def event_time(self, card_id: int, kind: str) -> float | None:
         for event in self.store.detail(card_id).events:
             if event.kind == kind:
                 return parse_iso(event.at).timestamp()
         return None
 
+    def since_created(self, card_id: int, kind: str) -> float:
+        created = parse_iso(self.store.card(card_id).created_at).timestamp()
+        return (self.event_time(card_id, kind) or created) - created
 
-def wait_for(check: Callable[[], object], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise TimeoutError(check)
-        time.sleep(0.01)
+    def close(self) -> None:
+        self.store.close()
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:
@@ -91,34 +85,35 @@ def throughput(workdir: Path, cards: int) -> tuple[float, float]:
     wall = time.monotonic() - start
     first = min(t for i in ids if (t := board.event_time(i, "claimed")) is not None)
     last = max(t for i in ids if (t := board.event_time(i, "completed")) is not None)
+    board.close()
     return cards / (last - first) * 60, cards / wall * 60
 
 
-def spawn_reference(n: int = 50) -> float:
-    """How many `bash -c true` processes per minute this machine starts back to back."""
+def spawns_per_minute(argv: list[str], n: int) -> float:
+    """How many `argv` processes per minute this machine starts back to back."""
     start = time.monotonic()
     for _ in range(n):
-        subprocess.run(["bash", "-c", "true"], check=True)
+        subprocess.run(argv, check=True)
     return n / (time.monotonic() - start) * 60
 
 
-def latency(workdir: Path, samples: int) -> tuple[list[float], list[float]]:
-    """Created -> claimed and created -> worker started, for cards added to an idle
-    dispatcher whose fallback tick is 30 s (so only the change detection can wake it)."""
+def latency(workdir: Path, samples: int) -> dict[str, list[float]]:
+    """Created -> claimed, -> worker started, -> done, for `true` cards added one at a time
+    to an idle dispatcher whose fallback tick is 30 s (so only change detection wakes it)."""
     board = Board(workdir / "latency")
     proc = board.dispatcher("--tick", "30")
     wait_for(lambda: board.store.dispatchers(utcnow()))
     time.sleep(0.5)
-    claimed, started = [], []
+    out: dict[str, list[float]] = {"claimed": [], "started": [], "completed": []}
     for _ in range(samples):
         (card,) = board.add("true")
-        wait_for(lambda card=card: board.store.card(card).status == "done")
-        created = parse_iso(board.store.card(card).created_at).timestamp()
-        claimed.append((board.event_time(card, "claimed") or 0) - created)
-        started.append((board.event_time(card, "started") or 0) - created)
+        wait_for(partial(board.is_done, card))
+        for kind, values in out.items():
+            values.append(board.since_created(card, kind))
         time.sleep(0.05)
     stop(proc)
-    return claimed, started
+    board.close()
+    return out
 
 
 def live_worker(store: Store, card: int) -> int | None:
@@ -137,15 +132,14 @@ def reclaim_after(
     times = []
     for _ in range(rounds):
         (card,) = board.add("sleep 60")
-        wait_for(lambda card=card: live_worker(board.store, card))
-        pid = live_worker(board.store, card)
-        assert pid is not None
+        pid = wait_for(partial(live_worker, board.store, card))
         sent = time.time()
         os.killpg(pid, sig)
-        wait_for(lambda card=card: board.event_time(card, "reclaimed"), timeout=lease * 3)
+        wait_for(partial(board.event_time, card, "reclaimed"), timeout=lease * 3)
         times.append((board.event_time(card, "reclaimed") or 0) - sent)
         board.store.cancel(card, utcnow())
     stop(proc)
+    board.close()
     return times
 
 
@@ -173,73 +167,99 @@ def idle_cost(workdir: Path, seconds: float) -> tuple[float, float, float]:
     used = cpu(proc.pid) - before
     result = (used / (time.monotonic() - start) * 100, rss(proc.pid), rss(int(children[0])))
     stop(proc)
+    board.close()
     return result
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="smaller sizes")
-    parser.add_argument("--dir", type=Path, default=None, help="where to put the boards")
-    opts = parser.parse_args()
-    cards, samples, rounds, idle = (200, 20, 2, 3.0) if opts.quick else (1000, 100, 5, 10.0)
-    workdir = Path(tempfile.mkdtemp(prefix="hermes-dispatch-bench-", dir=opts.dir))
-    rows: list[tuple[str, str, str]] = []
+def run(workdir: Path, size: Size) -> list[Row]:
+    """All dispatch figures, each next to its reference."""
+    cards = pick(size, 40, 150, 1000)
+    samples, rounds = pick(size, (5, 1), (20, 1), (100, 5))
+    idle = pick(size, 1.0, 2.0, 10.0)
 
     per_min, wall_per_min = throughput(workdir, cards)
-    spawn = spawn_reference()
-    rows.append(
-        (
-            f"trivial cards/min, concurrency 8 ({cards} cards)",
-            f"{per_min:,.0f}",
-            f"{spawn:,.0f} bash -c true spawns/min, back to back ({per_min / spawn:.2f}x)",
-        )
-    )
-    rows.append(("  including dispatcher start-up and exit", f"{wall_per_min:,.0f}", ""))
+    spawn = spawns_per_minute(CARD_PROCESS, pick(size, 20, 50, 200))
+    spawn_is = "`bash -euo pipefail -c true` spawns back to back (the card's own process)"
+    rows = [
+        Row(
+            SECTION,
+            f"`true` cards, concurrency 8, {cards:,} cards",
+            per_min,
+            "/min",
+            spawn,
+            spawn_is,
+        ),
+        Row(
+            SECTION,
+            "  including dispatcher start-up and exit",
+            wall_per_min,
+            "/min",
+            spawn,
+            spawn_is,
+        ),
+    ]
 
-    claimed, started = latency(workdir, samples)
-    rows.append(
-        (
-            "created -> claimed, idle, 30 s tick: p50 / p99 (ms)",
-            f"{percentile(claimed, 50) * 1e3:.0f} / {percentile(claimed, 99) * 1e3:.0f}",
-            "20 ms: the change-detection poll interval",
+    times = latency(workdir, samples)
+    poll = "the change-detection poll interval (setting)"
+    for name, kind in (("claimed", "claimed"), ("worker started", "started")):
+        for p in (50, 99):
+            value = percentile(times[kind], p) * 1e3
+            ref = POLL_MS if kind == "claimed" else None
+            rows.append(
+                Row(
+                    SECTION,
+                    f"created -> {name}, idle, 30 s tick, p{p}",
+                    value,
+                    "ms",
+                    ref,
+                    poll if ref else "",
+                )
+            )
+    direct = median([_spawn_once(["true"]) for _ in range(pick(size, 10, 30, 100))]) * 1e3
+    for p in (50, 99):
+        rows.append(
+            Row(
+                SECTION,
+                f"command runner: `true` card, created -> done, p{p}",
+                percentile(times["completed"], p) * 1e3,
+                "ms",
+                direct,
+                "subprocess.run(['true']), median",
+            )
         )
-    )
-    rows.append(
-        (
-            "created -> worker started: p50 / p99 (ms)",
-            f"{percentile(started, 50) * 1e3:.0f} / {percentile(started, 99) * 1e3:.0f}",
-            "",
-        )
-    )
 
     killed = reclaim_after(workdir, "kill", signal.SIGKILL, 60.0, rounds)
     rows.append(
-        (
-            "reclaim after kill -9 of a worker (ms, median)",
-            f"{statistics.median(killed) * 1e3:.0f}",
-            "60 s: the lease (not needed: the exit is seen at once)",
+        Row(
+            SECTION,
+            "reclaim after kill -9 of a worker, median",
+            median(killed) * 1e3,
+            "ms",
+            60_000.0,
+            "the lease (setting; not waited for: the exit is seen at once)",
         )
     )
     frozen = reclaim_after(workdir, "stop", signal.SIGSTOP, 2.0, rounds)
     rows.append(
-        (
-            "reclaim after SIGSTOP, lease 2 s (s, median / max)",
-            f"{statistics.median(frozen):.2f} / {max(frozen):.2f}",
-            "2 s lease + up to one heartbeat (0.5 s) already elapsed",
+        Row(
+            SECTION,
+            "reclaim after SIGSTOP of a worker, median",
+            median(frozen),
+            "s",
+            2.0,
+            "the lease (setting), part of which had already run",
+            f"max {max(frozen):.2f} s over {rounds}",
         )
     )
 
     cpu, rss, template = idle_cost(workdir, idle)
-    rows.append(("idle dispatcher CPU (% of one core)", f"{cpu:.1f}", ""))
-    rows.append(("idle dispatcher / worker template RSS (MiB)", f"{rss:.0f} / {template:.0f}", ""))
-
-    width = max(len(r[0]) for r in rows)
-    print(f"{'measure'.ljust(width)}  {'value':>12}  reference")
-    for name, value, reference in rows:
-        print(f"{name.ljust(width)}  {value:>12}  {reference}")
-    print(f"\n({os.cpu_count()} CPUs; boards in {workdir.parent})")
-    shutil.rmtree(workdir, ignore_errors=True)
+    rows.append(Row(SECTION, "idle dispatcher CPU", cpu, "% core"))
+    rows.append(Row(SECTION, "idle dispatcher RSS", rss, "MiB"))
+    rows.append(Row(SECTION, "idle worker template RSS", template, "MiB"))
+    return rows
 
 
-if __name__ == "__main__":
-    main()
+def _spawn_once(argv: list[str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(argv, check=True)
+    return time.perf_counter() - start
