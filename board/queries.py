@@ -155,11 +155,13 @@ WHERE id = :run_id AND outcome = 'running'
 """
 
 CURRENT_RUN = "SELECT run_id FROM cards WHERE id = :id"
+RUN_LEASE = "SELECT lease_expires_at FROM runs WHERE id = :run_id"
 
 # -- the worker's own writes (fenced: only while its run is live) --------------------
 
 START_RUN = """
-UPDATE runs SET pid = :pid, host = :host, heartbeat_at = :now
+UPDATE runs SET pid = :pid, host = :host, heartbeat_at = :now,
+                lease_expires_at = :lease_expires_at
 WHERE id = :run_id AND outcome = 'running'
 """
 SET_RUNNER = "UPDATE runs SET runner_pid = :runner_pid WHERE id = :run_id AND outcome = 'running'"

@@ -174,22 +174,41 @@ class RunCommands(GoalCommands):
                 self._child_finished(cx, live.card_id, stamp)
         return True
 
-    def reclaim(self, run_id: int, now: datetime, reason: str, actor: str = "dispatcher") -> bool:
+    def reclaim(
+        self,
+        run_id: int,
+        now: datetime,
+        reason: str,
+        actor: str = "dispatcher",
+        *,
+        if_expired: bool = False,
+    ) -> bool:
         """Take the card back from a dead, hung or lease-expired worker: the run ends
-        `reclaimed` and the card is ready again (or failed when attempts are spent)."""
-        return self._take_back(run_id, now, reason, actor, Action.RECLAIM)
+        `reclaimed` and the card is ready again (or failed when attempts are spent).
+
+        With `if_expired`, only if the lease has still expired at `now` when the write
+        lock is held: a heartbeat that landed after the caller looked wins."""
+        return self._take_back(run_id, now, reason, actor, Action.RECLAIM, if_expired)
 
     def release(self, run_id: int, now: datetime, reason: str, actor: str = "dispatcher") -> bool:
         """Give a card back without counting the attempt (the dispatcher is stopping)."""
         return self._take_back(run_id, now, reason, actor, Action.RELEASE)
 
     def _take_back(
-        self, run_id: int, now: datetime, reason: str, actor: str, action: Action
+        self,
+        run_id: int,
+        now: datetime,
+        reason: str,
+        actor: str,
+        action: Action,
+        if_expired: bool = False,
     ) -> bool:
         stamp = iso(now)
         with self._db.write() as cx:
             live = self._live_run(cx, run_id)
             if live is None:
+                return False
+            if if_expired and cx.execute(q.RUN_LEASE, {"run_id": run_id}).fetchone()[0] >= stamp:
                 return False
             if action is Action.RELEASE:
                 to = Status.READY
@@ -312,14 +331,22 @@ class RunCommands(GoalCommands):
             )
         return True
 
-    def start_run(self, run_id: int, now: datetime, *, pid: int, host: str) -> bool:
-        """The worker process is up: record who it is (event `started`). False if fenced."""
+    def start_run(self, run_id: int, now: datetime, lease: float, *, pid: int, host: str) -> bool:
+        """The worker process is up: record who it is (event `started`) and renew the
+        lease, its first sign of life. False if fenced."""
         stamp = iso(now)
         with self._db.write() as cx:
             live = self._live_run(cx, run_id)
             if live is None:
                 return False
-            cx.execute(q.START_RUN, {"pid": pid, "host": host, "now": stamp, "run_id": run_id})
+            params = {
+                "pid": pid,
+                "host": host,
+                "now": stamp,
+                "lease_expires_at": iso(now + timedelta(seconds=lease)),
+                "run_id": run_id,
+            }
+            cx.execute(q.START_RUN, params)
             data = {"pid": pid, "host": host, "attempt": live.attempt}
             self._event(cx, live.card_id, "started", f"run:{run_id}", stamp, data, run_id)
         return True

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ParamSpec, TypeVar
 
-from board import Backoff, CardDetail, LiveRun, Status, Store, open_store
+from board import Backoff, CardDetail, Claim, LiveRun, Status, Store, open_store
 from board.clock import parse_iso, utcnow
 from board.db import open_database
 from dispatcher.cron import fire_due
@@ -47,6 +47,7 @@ from workers.job import WorkerJob
 P = ParamSpec("P")
 T = TypeVar("T")
 HOST = socket.gethostname()
+LEASE_EXPIRED = "lease expired"
 Report = Callable[[str], None]
 
 
@@ -272,7 +273,7 @@ class Dispatcher:
             if self.settings.until_idle and not busy and await self._call(self.store.is_idle):
                 self._report("idle: nothing left that can run")
                 break
-            await self._claim(now)
+            await self._claim()
             await self._sleep(now)
         await self._drain()
 
@@ -331,7 +332,7 @@ class Dispatcher:
 
     # -- claiming ---------------------------------------------------------------------
 
-    async def _claim(self, now: datetime) -> None:
+    async def _claim(self) -> None:
         free = self.settings.concurrency - len(self._workers)
         if free <= 0 or self._stopping:
             return
@@ -340,14 +341,7 @@ class Dispatcher:
         while free > 0 and not self._stopping:
             full = [name for name, limit in self._limits.items() if running.get(name, 0) >= limit]
             full += cold  # agent cards wait (unclaimed, so no lease runs) until litellm is warm
-            claim = await self._call(
-                self.store.claim,
-                now,
-                self.settings.lease,
-                skip_profiles=full,
-                worker=self.id,
-                host=HOST,
-            )
+            claim = await self._call(self._claim_one, full)
             if claim is None:
                 return
             card = await self._call(self.store.card, claim.card_id)
@@ -372,6 +366,13 @@ class Dispatcher:
             )
             free -= 1
 
+    def _claim_one(self, skip_profiles: list[str]) -> Claim | None:
+        """Claim in the store thread with the time read there: a lease starts when it
+        is granted, not when the loop woke (a stalled loop would grant it expired)."""
+        return self.store.claim(
+            utcnow(), self.settings.lease, skip_profiles=skip_profiles, worker=self.id, host=HOST
+        )
+
     # -- reclaiming -------------------------------------------------------------------
 
     async def _reclaim(self, now: datetime) -> None:
@@ -388,26 +389,33 @@ class Dispatcher:
         for entry in live.values():
             reason = self._reclaim_reason(entry, now)
             if reason is not None:
-                await self._take_back(entry, reason, now)
+                expiry = reason.startswith(LEASE_EXPIRED)
+                await self._take_back(entry, reason, now, if_expired=expiry)
 
     def _reclaim_reason(self, entry: LiveRun, now: datetime) -> str | None:
         run = entry.run
         if parse_iso(run.lease_expires_at) < now and self._steady():
             beat = (now - parse_iso(run.heartbeat_at)).total_seconds()
-            return f"lease expired: no heartbeat for {beat:.1f}s"
+            return f"{LEASE_EXPIRED}: no heartbeat for {beat:.1f}s"
         ours = run.id in self._workers or run.id in self._exiting  # we know how it ended
         local = run.host == HOST and run.pid is not None and not ours
         if local and run.pid is not None and not alive(run.pid):
             return f"worker pid {run.pid} is gone"
         return None
 
-    async def _take_back(self, entry: LiveRun, reason: str, now: datetime) -> None:
-        """Kill what is left of a run on this host, then give its card back."""
+    async def _take_back(
+        self, entry: LiveRun, reason: str, now: datetime, *, if_expired: bool = False
+    ) -> None:
+        """Give the card back, then kill what is left of its run on this host (a worker
+        that heartbeated meanwhile keeps its card and is left alone)."""
         run = entry.run
-        if run.host == HOST or run.host is None:
+        taken = await self._call(
+            self.store.reclaim, run.id, now, reason, self.id, if_expired=if_expired
+        )
+        if taken and (run.host == HOST or run.host is None):
             kill_group(run.pid)
             kill_group(run.runner_pid)
-        if await self._call(self.store.reclaim, run.id, now, reason, self.id):
+        if taken:
             card = await self._call(self.store.card, run.card_id)
             self._report(
                 f"card {run.card_id} reclaimed from run {run.id} ({reason}); {card.status}"

@@ -53,7 +53,7 @@ def work(job: WorkerJob) -> int:
     log = _Log(run_log(logs_dir(), job.card_id, job.run_id))
     store = open_store(job.db_url)
     try:
-        if not store.start_run(job.run_id, utcnow(), pid=os.getpid(), host=HOST):
+        if not store.start_run(job.run_id, utcnow(), job.lease, pid=os.getpid(), host=HOST):
             log.line(f"run {job.run_id} is no longer live; not starting")
             return EXIT_FENCED
         return _attempt(job, store, log)

@@ -218,7 +218,7 @@ def test_the_worker_records_itself_and_its_workspace(store: Store) -> None:
     card_id = new(store)
     claim = store.claim(T0, 60, worker="dispatcher-1")
     assert claim is not None
-    assert store.start_run(claim.run_id, T0, pid=4242, host="box")
+    assert store.start_run(claim.run_id, T0, 60, pid=4242, host="box")
     assert store.set_runner(claim.run_id, 4243)
     assert store.set_workspace(claim.run_id, T0, branch="hermes/card-1", worktree="/w/card-1")
     detail = store.detail(card_id)
@@ -228,7 +228,7 @@ def test_the_worker_records_itself_and_its_workspace(store: Store) -> None:
     assert detail.events[-1].kind == "started"
     assert [lr.run.id for lr in store.live_runs()] == [claim.run_id]
     store.reclaim(claim.run_id, T0, "gone")
-    assert store.start_run(claim.run_id, T0, pid=1, host="x") is False
+    assert store.start_run(claim.run_id, T0, 60, pid=1, host="x") is False
     assert store.set_runner(claim.run_id, 1) is False
     assert store.set_workspace(claim.run_id, T0, branch=None, worktree="/elsewhere") is False
     assert store.live_runs() == []
@@ -285,3 +285,23 @@ def test_notes_cannot_fake_status_changes(store: Store) -> None:
     assert store.detail(card_id).events[-1].data == {"into": "main"}
     with pytest.raises(ValueError, match="change a card's status"):
         store.note(card_id, "completed", T0, "cli", {})
+
+
+def test_a_conditional_reclaim_loses_to_a_heartbeat_that_landed_first(store: Store) -> None:
+    store.add_card(NewCard("a", "shell", 3), T0)
+    claim = store.claim(T0, 60)
+    assert claim is not None
+    later = T0 + timedelta(seconds=61)  # the dispatcher saw the lease expired here...
+    assert store.heartbeat(claim.run_id, later, 60)  # ...but the worker beat first
+    assert store.reclaim(claim.run_id, later, "lease expired", if_expired=True) is False
+    assert store.run(claim.run_id).outcome == "running"
+    assert store.reclaim(claim.run_id, later + timedelta(seconds=61), "x", if_expired=True)
+
+
+def test_a_worker_starting_renews_the_lease(store: Store) -> None:
+    store.add_card(NewCard("a", "shell", 3), T0)
+    claim = store.claim(T0, 2)
+    assert claim is not None
+    assert store.start_run(claim.run_id, T0 + timedelta(seconds=5), 2, pid=4242, host="box")
+    run = store.run(claim.run_id)
+    assert run is not None and run.lease_expires_at == "2026-03-01T12:00:07.000000Z"
