@@ -179,11 +179,13 @@ WHERE id = :card_id AND run_id = :run_id AND status = :from
 
 # -- what the dispatcher watches -----------------------------------------------------
 
+# Every dispatcher wake reads this: the partial index of live runs, then a sort of those
+# few (`+r.id` keeps SQLite from walking the whole runs table in id order instead).
 LIVE_RUNS = f"""
 SELECT {", ".join("r." + c.strip() for c in RUN_COLUMNS.split(","))}, c.status, c.profile, c.title
 FROM runs r JOIN cards c ON c.id = r.card_id
 WHERE r.outcome = 'running'
-ORDER BY r.id
+ORDER BY +r.id
 """
 RUN_BY_ID = f"SELECT {RUN_COLUMNS} FROM runs WHERE id = :run_id"
 NEXT_START = "SELECT min(not_before) FROM cards WHERE status = 'ready' AND not_before > :now"

@@ -205,6 +205,15 @@ def test_hot_path_queries_use_their_indexes(store: Store, statement: str) -> Non
     assert expected in plan, plan
 
 
+def test_the_dispatchers_live_runs_read_uses_the_live_index(store: Store) -> None:
+    """Every dispatcher wake lists live runs: never by walking every run ever made."""
+    from board import queries as q
+
+    steps = [row[-1] for row in store.db.cx.execute(f"EXPLAIN QUERY PLAN {q.LIVE_RUNS}")]
+    plan = " | ".join(steps)
+    assert any(s.startswith("SCAN r USING INDEX ix_runs_live") for s in steps), plan
+
+
 def test_run_status_transitions_write_status_from_to(store: Store) -> None:
     card_id = new(store)
     claim = store.claim(T0, 60)
