@@ -42,7 +42,7 @@ def build_dag(rng: random.Random, size: int) -> list[Node]:
             top = add([])
             sides = [add([top]) for _ in range(rng.randint(2, min(4, room - 2)))]
             add(sides)
-        elif shape == "fan" and room >= 3:
+        elif shape == "fan" and room >= 4:
             root = add([])
             leaves = [add([root]) for _ in range(rng.randint(2, min(12, room - 2)))]
             if rng.random() < 0.5:

@@ -96,3 +96,16 @@ def test_a_healthy_worker_losing_its_card_is_caught(store: Store, hermes_home: P
     store.reclaim(claim.run_id, T0, "lease expired")
     assert healthy_workers_kept_their_cards(db, hit={4242}) == []
     assert healthy_workers_kept_their_cards(db, hit=set()) != []
+
+
+def test_the_dag_has_the_size_asked_and_only_points_backwards() -> None:
+    import random
+
+    from tests.chaos.dag import build_dag
+
+    for size in range(1, 120):
+        nodes = build_dag(random.Random(size), size)
+        assert len(nodes) == size
+        assert all(d < i for i, node in enumerate(nodes) for d in node.deps)
+    shapes = build_dag(random.Random(0), 1000)
+    assert sum(len(n.deps) > 1 for n in shapes) > 10  # diamonds and fan-ins are there
