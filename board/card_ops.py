@@ -13,7 +13,14 @@ from datetime import datetime
 
 from board import queries as q
 from board.base import to_json_text
-from board.cards import MAX_ATTEMPTS_LIMIT, MAX_TIMEOUT, PRIORITY_LIMIT, NewCard
+from board.cards import (
+    MAX_ATTEMPTS_LIMIT,
+    MAX_LINE_CHARS,
+    MAX_TEXT_BYTES,
+    MAX_TIMEOUT,
+    PRIORITY_LIMIT,
+    NewCard,
+)
 from board.clock import iso
 from board.goal_ops import GoalCommands
 from board.graph import cycle_message, dependency_path
@@ -25,9 +32,37 @@ _RETRYABLE = sources(Action.RETRY)
 _DEPENDABLE = (Status.BACKLOG, Status.WAITING, Status.READY)
 
 
-def _check_new_card(card: NewCard) -> None:
+def check_line(what: str, text: str) -> None:
+    """Refuse a title, label or key longer than `MAX_LINE_CHARS`."""
+    if len(text) > MAX_LINE_CHARS:
+        raise InvalidInput(
+            f"{what} {_preview(text)} is {len(text):,} characters long; the limit is "
+            f"{MAX_LINE_CHARS:,}: keep it to a line and put the details in the body"
+        )
+
+
+def check_text(what: str, text: str) -> None:
+    """Refuse a body or comment larger than `MAX_TEXT_BYTES` (encoded as UTF-8)."""
+    if len(text) > MAX_TEXT_BYTES // 4:  # cheap: only long text can be over the limit
+        size = len(text.encode("utf-8", "surrogatepass"))
+        if size > MAX_TEXT_BYTES:
+            raise InvalidInput(
+                f"{what} {_preview(text)} is {size:,} bytes; the limit is {MAX_TEXT_BYTES:,} "
+                "(1 MiB): put large inputs in a file the card names instead"
+            )
+
+
+def _preview(text: str) -> str:
+    """The start of a long value, quoted, to name it in an error without printing it all."""
+    return repr(text[:40]) + ("..." if len(text) > 40 else "")
+
+
+def check_new_card(card: NewCard) -> None:
+    """Refuse a card whose fields are out of bounds, naming the field and the fix."""
     if not card.title.strip():
         raise InvalidInput("the title is empty; give the card a title, e.g. 'Fix the login bug'")
+    check_line("the title", card.title)
+    check_text("the body", card.body)
     if not 1 <= card.max_attempts <= MAX_ATTEMPTS_LIMIT:
         raise InvalidInput(
             f"--max-attempts {card.max_attempts} must be between 1 and {MAX_ATTEMPTS_LIMIT:,}"
@@ -42,11 +77,14 @@ def _check_new_card(card: NewCard) -> None:
             f"--timeout {card.timeout:g} must be a number of seconds above 0 "
             f"and at most {MAX_TIMEOUT:,.0f} (a year)"
         )
-    if card.key is not None and not card.key.strip():
-        raise InvalidInput("--key is empty; give a non-empty idempotency key or leave it out")
+    if card.key is not None:
+        if not card.key.strip():
+            raise InvalidInput("--key is empty; give a non-empty idempotency key or leave it out")
+        check_line("--key", card.key)
     for label in card.labels:
         if not label.strip():
             raise InvalidInput("--label is empty; labels must be non-empty text")
+        check_line("--label", label)
 
 
 class CardCommands(GoalCommands):
@@ -60,7 +98,7 @@ class CardCommands(GoalCommands):
         `fence` is the run id of a worker creating the card: refused once that run is over.
         """
         stamp = iso(now)
-        _check_new_card(card)
+        check_new_card(card)
         with self._db.write() as cx:
             self._fence(cx, fence)
             return self._create(cx, card, stamp, actor)
@@ -237,6 +275,7 @@ class CardCommands(GoalCommands):
         stamp = iso(now)
         if not text.strip():
             raise InvalidInput("the comment is empty; write some text to add")
+        check_text("the comment", text)
         with self._db.write() as cx:
             self._fence(cx, fence)
             self._status(cx, card_id)

@@ -213,6 +213,11 @@ class Claim:
 PRIORITY_LIMIT = 1_000_000_000
 MAX_ATTEMPTS_LIMIT = 1_000
 MAX_TIMEOUT = 366 * 24 * 3600.0  # a year of seconds
+#: A title, label or key is a line of a table, not a document.
+MAX_LINE_CHARS = 10_000
+#: A body or comment: instructions, not data (bytes of UTF-8). Larger inputs belong in a
+#: file the card names; `board show` of a card must stay instant.
+MAX_TEXT_BYTES = 1024 * 1024
 
 
 @dataclass(slots=True)

@@ -36,25 +36,31 @@ def parse_iso(text: str) -> datetime:
 def parse_when(text: str, now: datetime) -> datetime:
     """A user's `--at` value: ISO 8601 (local time if no zone) or a delay like `+10m`.
 
-    Delays combine units (`+1h30m`); `s`, `m`, `h` and `d` are accepted.
+    Delays combine units (`+1h30m`); `s`, `m`, `h` and `d` are accepted. The answer is in
+    UTC; a time the board cannot store (beyond year 9999) is refused.
     """
     value = text.strip()
     delay = _DELAY.fullmatch(value)
-    if delay:
-        seconds = sum(
-            int(n) * _UNIT_SECONDS[unit.lower()] for n, unit in _DELAY_PART.findall(delay[1])
-        )
-        return now + timedelta(seconds=seconds)
     try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
+        if delay:
+            seconds = sum(
+                int(n) * _UNIT_SECONDS[unit.lower()] for n, unit in _DELAY_PART.findall(delay[1])
+            )
+            return (now + timedelta(seconds=seconds)).astimezone(UTC)
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            raise InvalidInput(
+                f"--at {text!r} is not a time; use ISO 8601 (2026-11-21T09:00, "
+                "2026-11-21T09:00:00Z) or a delay such as +30s, +10m, +2h"
+            ) from None
+        if moment.tzinfo is None:
+            moment = moment.astimezone()  # a naive time is the user's local time
+        return moment.astimezone(UTC)  # a time that cannot be stored in UTC fails here
+    except (OverflowError, ValueError):  # past year 9999, or before year 1, in UTC
         raise InvalidInput(
-            f"--at {text!r} is not a time; use ISO 8601 (2026-11-21T09:00, "
-            "2026-11-21T09:00:00Z) or a delay such as +30s, +10m, +2h"
+            f"--at {text!r} is out of range; give a time between the years 1 and 9999"
         ) from None
-    if moment.tzinfo is None:
-        moment = moment.astimezone()  # a naive time is the user's local time
-    return moment
 
 
 def age(since: str, now: datetime) -> str:

@@ -54,11 +54,25 @@ def synchronous_mode(value: str | None = None) -> str:
     return mode
 
 
+#: What to do, by SQLite's primary result code, for the faults a person can fix.
+_FIX = {
+    sqlite3.SQLITE_READONLY: "make the file and its directory writable "
+    "(or point HERMES_HOME elsewhere)",
+    sqlite3.SQLITE_IOERR: "check that the disk has free space and the file may grow (ulimit -f)",
+    sqlite3.SQLITE_FULL: "free some disk space",
+    sqlite3.SQLITE_CORRUPT: "restore it from a backup, or move it aside to start a new board",
+    sqlite3.SQLITE_NOTADB: "restore it from a backup, or move it aside to start a new board",
+    sqlite3.SQLITE_CANTOPEN: "check that the path exists and its directory is writable",
+}
+
+
 def _storage_error(path: Path, exc: sqlite3.Error) -> StorageError:
-    """An actionable error for a database we cannot use."""
+    """An actionable error for a database we cannot use: what went wrong and what to do."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    fix = _FIX.get(code & 0xFF) if isinstance(code, int) else None
     return StorageError(
         f"cannot use the board database {path}: {exc}; "
-        "check that HERMES_HOME (or HERMES_DB_URL) points to a writable, healthy file"
+        + (fix or "check that HERMES_HOME (or HERMES_DB_URL) points to a writable, healthy file")
     )
 
 
@@ -116,6 +130,11 @@ class Database:
                 raise InvalidInput(
                     f"a number given is larger than the board can hold ({LARGEST:,}); "
                     "check the ids and numbers"
+                ) from exc
+            if isinstance(exc, UnicodeEncodeError):  # text with lone surrogates: not UTF-8
+                near = exc.object[max(0, exc.start - 20) : exc.end + 20]
+                raise InvalidInput(
+                    f"text that is not valid UTF-8 ({near!r}); give text in UTF-8"
                 ) from exc
             raise
 

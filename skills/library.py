@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from hermes.errors import HermesError, NotFound
+from hermes.errors import HermesError, NotFound, StorageError
 
 BUILTIN_DIR = Path(__file__).parent / "builtin"
 NAME = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
@@ -77,7 +77,7 @@ def skill_folders(user_dir: Path | None) -> dict[str, Path]:
     for root in (BUILTIN_DIR, user_dir):
         if root is not None and root.is_dir():
             for folder in sorted(root.iterdir()):
-                if (folder / "SKILL.md").is_file():
+                if not folder.name.startswith(".") and (folder / "SKILL.md").is_file():
                     found[folder.name] = folder
     return found
 
@@ -87,15 +87,22 @@ def read_skill(folder: Path) -> Skill:
     path = folder / "SKILL.md"
     try:
         text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SkillError(f"skill file {path}: cannot read it ({exc})") from exc
+    except OSError as exc:
+        raise SkillError(f"skill file {path}: cannot read it ({exc.strerror or exc})") from exc
+    except UnicodeDecodeError as exc:
+        raise SkillError(f"skill file {path}: not UTF-8 text; save it as UTF-8") from exc
     match = re.match(r"---\r?\n(.*?)\r?\n---\r?\n?(.*)", text, re.S)
     if match is None:
         raise SkillError(f"skill file {path}: must start with front matter between '---' lines")
     try:
         meta = yaml.load(match[1], Loader=_Loader) or {}
     except yaml.YAMLError as exc:
-        raise SkillError(f"skill file {path}: front matter is not valid YAML ({exc})") from exc
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 2}, column {mark.column + 1}" if mark else ""  # after ---
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise SkillError(
+            f"skill file {path}: front matter is not valid YAML{where} ({problem}); fix the syntax"
+        ) from exc
     if not isinstance(meta, dict):
         raise SkillError(f"skill file {path}: front matter must be a mapping (name: ..., ...)")
     name, description = str(meta.get("name", "")), str(meta.get("description", "")).strip()
@@ -104,6 +111,8 @@ def read_skill(folder: Path) -> Skill:
         raise SkillError(f"skill file {path}: name {name!r} must match its folder {folder.name!r}")
     check_description(description, path)
     tags = meta.get("tags") or []
+    if not isinstance(tags, list):
+        raise SkillError(f"skill file {path}: tags must be a list, e.g. tags: [git, review]")
     version = meta.get("version")
     return Skill(
         name,
@@ -176,7 +185,23 @@ def add_skill(user_dir: Path, source: Path) -> Skill:
         raise SkillError(f"{source} has no SKILL.md; a skill is a folder with a SKILL.md inside")
     skill = read_skill(source)
     target = user_dir / skill.name
-    if target.resolve() != source.resolve():
+    if target.resolve() == source.resolve():
+        return skill
+    # Copy beside the target first: a full disk or a read-only home leaves the old skill.
+    staging = user_dir / f".{skill.name}.adding"
+    try:
+        shutil.rmtree(staging, ignore_errors=True)
+        shutil.copytree(source, staging)
         shutil.rmtree(target, ignore_errors=True)
-        shutil.copytree(source, target)
+        staging.rename(target)
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        if isinstance(exc, shutil.Error) and exc.args and exc.args[0]:  # copytree's list
+            _, where, reason = exc.args[0][0]
+        else:
+            where, reason = exc.filename or user_dir, exc.strerror or str(exc)
+        raise StorageError(
+            f"cannot copy skill {skill.name!r} to {where}: {reason}; "
+            "check that HERMES_HOME is writable and its disk has free space"
+        ) from exc
     return read_skill(target)

@@ -1,17 +1,19 @@
 """The `hermes` command: runs the typer app and turns every failure into one clear line.
 
 Exit codes are part of the contract: 0 success, 2 bad input (usage errors and every
-`HermesError`), 1 anything unexpected. Errors are one `error: ...` line on stderr; a
-traceback appears only with `HERMES_DEBUG=1`.
+`HermesError`), 1 the environment (an unwritable home, a full disk, a corrupt board) or
+anything unexpected. Errors are one `error: ...` line on stderr; a traceback appears only
+with `HERMES_DEBUG=1`.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Sequence
 
-from hermes.errors import HermesError
+from hermes.errors import HermesError, InvalidInput
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -24,6 +26,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = get_command(app)
     args = list(sys.argv[1:] if argv is None else argv)
     try:
+        _check_utf8(args)
         result = command.main(args=args, prog_name="hermes", standalone_mode=False)
     except HermesError as exc:
         return _fail(str(exc), exc.exit_code, exc)
@@ -37,6 +40,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         _silence_stdout()
         return 1
+    except OSError as exc:  # a full disk, a read-only home: the environment, not a bug
+        return _fail(_os_error_message(exc), 1, exc)
     except Exception as exc:
         message = f"unexpected {type(exc).__name__}: {exc}"
         if not os.environ.get("HERMES_DEBUG"):
@@ -45,14 +50,37 @@ def main(argv: Sequence[str] | None = None) -> int:
     return result if isinstance(result, int) else 0
 
 
+def _check_utf8(args: list[str]) -> None:
+    """Refuse an argument that is not UTF-8: the board keeps text as UTF-8, and such an
+    argument (decoded by Python with surrogate escapes) could not be stored or printed."""
+    for arg in args:
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError:
+            shown = repr(os.fsencode(arg))[1:]  # the bytes as given, e.g. 'caf\xe9'
+            raise InvalidInput(
+                f"argument {shown} is not UTF-8 text; give it in UTF-8 (rename such a file)"
+            ) from None
+
+
+def _os_error_message(exc: OSError) -> str:
+    """`cannot write /path: No space left on device; ...` for an OSError nothing handled."""
+    where = f" {exc.filename}" if exc.filename else ""
+    reason = exc.strerror or str(exc)
+    return (
+        f"cannot use{where}: {reason}; check that HERMES_HOME is writable "
+        "and its disk has free space"
+    )
+
+
 def _fail(message: str, code: int, exc: BaseException) -> int:
     if os.environ.get("HERMES_DEBUG"):
         import traceback
 
         traceback.print_exception(exc, file=sys.stderr)
-    from hermes.cli.printable import printable
+    from hermes.cli.printable import one_line
 
-    print(f"error: {printable(message)}", file=sys.stderr)
+    print(f"error: {one_line(message)}", file=sys.stderr)
     return code
 
 
@@ -63,6 +91,14 @@ def _usage_error(exc: Exception) -> int:
         return 0  # `hermes board` alone: typer has printed the help already
     format_message = getattr(exc, "format_message", None)
     message = format_message() if callable(format_message) else str(exc)
+    option = getattr(exc, "option_name", None)
+    if type(exc).__name__ == "NoSuchOption" and re.fullmatch(r"-\d[\d.]*", option or ""):
+        # `hermes board show -1`: click reads a negative number as an option; no hermes
+        # option looks like that, and every number given as an argument is an id.
+        message = (
+            f"no such option: {option} (ids are positive numbers such as 12; "
+            "a text that starts with - goes after --)"
+        )
     message = " ".join(str(message).split()).rstrip(".")
     message = message[:1].lower() + message[1:]
     errors = getattr(exc.__cause__, "errors", None)  # typer converts values with pydantic

@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 
 from board import CardFilter, parse_status
+from board.cards import MAX_TEXT_BYTES
 from board.clock import utcnow
 from hermes.cli.common import card_id, open_board, print_json, print_json_lines, within
 from hermes.errors import InvalidInput
@@ -37,14 +38,24 @@ def read_body(body: str | None, body_file: str | None) -> str:
         raise InvalidInput("give the body with --body or --body-file, not both")
     if body_file is None:
         return body or ""
+    source = "--body-file - (standard input)" if body_file == "-" else f"--body-file {body_file}"
     try:
-        raw = sys.stdin.buffer.read() if body_file == "-" else Path(body_file).read_bytes()
+        if body_file == "-":
+            raw = sys.stdin.buffer.read(MAX_TEXT_BYTES + 1)
+        else:
+            with Path(body_file).open("rb") as handle:  # never read more than can be kept
+                raw = handle.read(MAX_TEXT_BYTES + 1)
     except OSError as exc:
-        raise InvalidInput(f"--body-file {body_file}: {exc.strerror}; check the path") from exc
+        raise InvalidInput(f"{source}: {exc.strerror}; check the path") from exc
+    if len(raw) > MAX_TEXT_BYTES:
+        raise InvalidInput(
+            f"{source} is larger than {MAX_TEXT_BYTES:,} bytes (1 MiB), the limit for a "
+            "card body; put the data in a file the card names instead"
+        )
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
-        raise InvalidInput(f"--body-file {body_file} is not UTF-8 text; convert it first") from None
+        raise InvalidInput(f"{source} is not UTF-8 text; convert it first") from None
 
 
 @board_app.command("add")

@@ -7,8 +7,9 @@ fires them. See docs/cron.md.
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -16,6 +17,9 @@ from board.clock import utcnow
 from hermes.cli.board_cmd import read_body
 from hermes.cli.common import job_id, open_board, print_json
 from hermes.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
 
 cron_app = typer.Typer(help="Schedules that create cards on every fire.", no_args_is_help=True)
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document instead.")]
@@ -51,8 +55,9 @@ def add(
     as_json: JsonFlag = False,
 ) -> None:
     """Add a schedule; prints the job id (or the job as JSON)."""
+    from board.card_ops import check_new_card
     from board.cron_ops import NewJob
-    from dispatcher.schedule import first_fire, local_zone_name, zone
+    from dispatcher.schedule import local_zone_name, zone
     from hermes.intake import CardRequest, resolve
 
     if overlap not in ("skip", "allow"):
@@ -62,12 +67,13 @@ def add(
             f"--deliver {deliver!r} must look like PLATFORM:CHAT, e.g. telegram:12345"
         )
     now = utcnow()
-    zone_name = tz or local_zone_name()
-    next_fire = first_fire(schedule, zone(zone_name), now)
+    zone_name = local_zone_name() if tz is None else tz
+    next_fire = _first_fire(schedule, zone(zone_name), now)
     text = read_body(body, body_file)
     card = resolve(
         CardRequest(title=title, body=text, profile=profile, repo=repo, no_repo=no_repo), now
     )
+    check_new_card(card)  # every fire makes this card: refuse now what it would refuse then
     job = NewJob(
         schedule.strip(),
         zone_name,
@@ -85,6 +91,18 @@ def add(
             print_json(store.job(job_id).to_json())
             return
     print(job_id)
+
+
+def _first_fire(schedule: str, tz: ZoneInfo, now: datetime) -> datetime:
+    """The schedule's first fire after `now`; an interval too long to compute is refused."""
+    from dispatcher.schedule import first_fire
+
+    try:
+        return first_fire(schedule, tz, now)
+    except (OverflowError, ValueError):  # every 99999999999 hours: past the calendar's end
+        raise InvalidInput(
+            f"schedule {schedule!r} fires too far apart to compute; use a shorter interval"
+        ) from None
 
 
 @cron_app.command("list")
@@ -129,12 +147,12 @@ def pause(job: JobId) -> None:
 @cron_app.command("resume")
 def resume(job: JobId) -> None:
     """Fire again from the next scheduled time (fires while paused are not made up)."""
-    from dispatcher.schedule import first_fire, zone
+    from dispatcher.schedule import zone
 
     now = utcnow()
     with open_board() as store:
         found = store.job(job)
-        next_fire = first_fire(found.schedule, zone(found.tz), now)
+        next_fire = _first_fire(found.schedule, zone(found.tz), now)
         store.set_paused(job, now, False, next_fire)
     print(f"cron job {job} resumed; next fire {next_fire.astimezone():%Y-%m-%d %H:%M:%S}")
 

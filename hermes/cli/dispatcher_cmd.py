@@ -56,9 +56,6 @@ def start(
     ] = 300.0,
 ) -> None:
     """Run the board in the foreground until Ctrl-C (or idle with --until-idle)."""
-    from board import Backoff
-    from dispatcher import Settings, run_dispatcher
-
     within("--concurrency", concurrency, 1, MAX_CONCURRENCY)
     for name, value in (
         ("--tick", tick),
@@ -74,6 +71,9 @@ def start(
             f"--lease {lease:g} must be longer than --heartbeat {heartbeat:g}, "
             "or every run would be reclaimed between two heartbeats"
         )
+    from board import Backoff
+    from dispatcher import Settings, run_dispatcher
+
     settings = Settings(
         concurrency=concurrency,
         tick=tick,

@@ -18,8 +18,9 @@ def snapshot(db: Path) -> list[tuple[object, ...]]:
     cx = sqlite3.connect(db)
     try:
         rows: list[tuple[object, ...]] = []
-        for table in ("cards", "dependencies", "runs", "events", "schema_migrations"):
-            rows += [(table, *row) for row in cx.execute(f"SELECT * FROM {table} ORDER BY 1, 2")]
+        tables = cx.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+        for (table,) in tables.fetchall():
+            rows += [(table, *row) for row in cx.execute(f"SELECT * FROM {table} ORDER BY 1")]
         return rows
     finally:
         cx.close()
@@ -28,6 +29,11 @@ def snapshot(db: Path) -> list[tuple[object, ...]]:
 @pytest.fixture
 def board(db_url: str, hermes_home: Path) -> Path:
     """1 done, 2 ready (after 1), 3 waiting (after 2), 4 backlog."""
+    return build_board(db_url, hermes_home)
+
+
+def build_board(db_url: str, hermes_home: Path) -> Path:
+    """The `board` fixture's cards and a broken profile; returns the database file."""
     now = utcnow()
     with open_store(db_url) as store:
         store.add_card(NewCard("done one", "shell", 3), now)
