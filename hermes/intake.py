@@ -48,6 +48,12 @@ class CardRequest:
 def resolve(request: CardRequest, now: datetime) -> NewCard:
     """Validate `request` and fill in everything the board needs, touching nothing."""
     profile = card_defaults(request.profile, profiles_dir(), profile_cache_file())
+    nul = request.body.find("\0")
+    if profile.runner == "command" and nul >= 0:  # bash takes its script as an argument
+        raise InvalidInput(
+            f"the body holds a NUL character (at position {nul:,}); profile "
+            f"{profile.name!r} runs the body with bash, which cannot take one: remove it"
+        )
     if request.no_repo and (request.base is not None or request.repo is not None):
         raise InvalidInput("--no-repo cannot be combined with --repo or --base; drop one")
     repo_root, base = None, None

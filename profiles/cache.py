@@ -26,6 +26,7 @@ class CardDefaults:
     name: str
     max_attempts: int
     timeout: float | None
+    runner: str = "agent"
 
 
 def card_defaults(name: str, user_dir: Path | None, cache_file: Path) -> CardDefaults:
@@ -43,7 +44,9 @@ def card_defaults(name: str, user_dir: Path | None, cache_file: Path) -> CardDef
         fields = read_profile(path).model_dump(mode="json")
         cache[str(path)] = {"stamp": stamp, "fields": fields}
         _write(cache_file, cache)
-    return CardDefaults(path.stem, int(fields["max_attempts"]), fields["timeout"])
+    return CardDefaults(
+        path.stem, int(fields["max_attempts"]), fields["timeout"], str(fields["runner"])
+    )
 
 
 def _read(cache_file: Path) -> dict[str, Any]:

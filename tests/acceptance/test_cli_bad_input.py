@@ -75,6 +75,7 @@ def board(db_url: str, hermes_home: Path) -> Path:
     (files / "no-skill").mkdir()
     (files / "plain").mkdir()
     (files / "a-file.txt").write_bytes(b"not a folder\n")
+    (files / "nul.txt").write_bytes(b"echo hi\x00there\n")  # text for an agent, not for bash
     (files / "big.txt").write_bytes(b"x" * (MAX_TEXT_BYTES + 1))
     subprocess.run(["git", "init", "-q", str(files / "empty-repo")], check=True)
     return db
@@ -263,6 +264,8 @@ VALUE_CASES: list[tuple[list[str], str]] = [
     ([*ADD, "--body-file", "{files}"], "--body-file {files}: Is a directory"),
     ([*CRON, "--body-file", "{files}/big.txt"], "--body-file {files}/big.txt is larger than"),
     ([*CRON, "--body-file", "{files}/missing"], "--body-file {files}/missing: No such file"),
+    ([*ADD, "--profile", "shell", "--body-file", "{files}/nul.txt"], "a NUL character (at"),
+    ([*CRON, "--profile", "shell", "--body-file", "{files}/nul.txt"], "which cannot take one"),
     # repositories
     (["board", "add", "x", "--repo", "{files}/plain"], "--repo {files}/plain is not inside a git"),
     (["board", "add", "x", "--repo", "{files}/empty-repo"], "has no commits yet"),
