@@ -89,9 +89,10 @@ BAD_INPUTS = [
 ]
 
 
-def assert_refused(result_code: int, out: str, err: str, expected: str) -> None:
+def assert_refused(result_code: int, out: str, err: str, expected: str, code: int = 2) -> None:
+    """One `error:` line naming `expected`, exit `code` (2: bad input), nothing else."""
     lines = err.strip().splitlines()
-    assert result_code == 2, err
+    assert result_code == code, err
     assert len(lines) == 1 and lines[0].startswith("error: "), err
     assert expected in lines[0], lines[0]
     assert "Traceback" not in err and out == ""
