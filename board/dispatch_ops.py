@@ -55,7 +55,7 @@ class DispatchReads(StoreBase):
     def is_idle(self) -> bool:
         """True when nothing is ready, running or paused: then no waiting card can become
         ready on its own either (each waits, transitively, on a card a human must act on)."""
-        return self._db.cx.execute(q.ACTIVE_CARD).fetchone() is None
+        return not self._db.cx.execute(q.ACTIVE_CARD).fetchone()[0]
 
     def register_dispatcher(
         self, dispatcher_id: str, now: datetime, *, host: str, pid: int, concurrency: int

@@ -190,8 +190,11 @@ ORDER BY +r.id
 RUN_BY_ID = f"SELECT {RUN_COLUMNS} FROM runs WHERE id = :run_id"
 NEXT_START = "SELECT min(not_before) FROM cards WHERE status = 'ready' AND not_before > :now"
 NEXT_EXPIRY = "SELECT min(lease_expires_at) FROM runs WHERE outcome = 'running'"
+# Anything ready, running or paused? A running or paused card always holds a live run,
+# so both halves read a partial index, never the finished history.
 ACTIVE_CARD = """
-SELECT 1 FROM cards WHERE status IN ('ready', 'running', 'needs_input') LIMIT 1
+SELECT EXISTS (SELECT 1 FROM cards WHERE status = 'ready')
+    OR EXISTS (SELECT 1 FROM runs WHERE outcome = 'running')
 """
 FINISHED_WITH_WORKSPACE = f"""
 SELECT {CARD_COLUMNS} FROM cards

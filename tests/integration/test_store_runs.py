@@ -214,6 +214,31 @@ def test_the_dispatchers_live_runs_read_uses_the_live_index(store: Store) -> Non
     assert any(s.startswith("SCAN r USING INDEX ix_runs_live") for s in steps), plan
 
 
+def test_the_idle_check_reads_partial_indexes_only(store: Store) -> None:
+    """An `--until-idle` dispatcher asks on every wake: never by reading the history."""
+    from board import queries as q
+
+    steps = [row[-1] for row in store.db.cx.execute(f"EXPLAIN QUERY PLAN {q.ACTIVE_CARD}")]
+    plan = " | ".join(steps)
+    assert not [
+        s for s in steps if s.startswith("SCAN ") and " USING " not in s and "CONSTANT" not in s
+    ], plan
+    assert "ix_cards_ready" in plan and "ix_runs_live" in plan, plan
+
+
+def test_idle_means_nothing_ready_running_or_paused(store: Store) -> None:
+    assert store.is_idle()
+    waiting = new(store)
+    new(store, after=[waiting])
+    assert not store.is_idle()  # one is ready
+    claim = store.claim(T0, 60)
+    assert claim and not store.is_idle()  # one is running, the other waits on it
+    assert store.pause(claim.run_id, T0, {"question": "which?"})
+    assert not store.is_idle()  # paused for a human
+    store.cancel(waiting, T0)
+    assert store.is_idle()  # what is left waits on a cancelled card: nothing can run
+
+
 def test_run_status_transitions_write_status_from_to(store: Store) -> None:
     card_id = new(store)
     claim = store.claim(T0, 60)
