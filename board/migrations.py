@@ -197,10 +197,36 @@ def _goals_and_cron(dialect: str) -> list[str]:
     return ddl_for(tables, dialect)
 
 
+def _scheduled_index(dialect: str) -> list[str]:
+    """0004: a partial index of scheduled ready cards (a dispatcher wake read them all)."""
+    from sqlalchemy import Column, Index, Integer, MetaData, String, Table, text
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.schema import CreateIndex
+
+    scheduled = "status = 'ready' AND not_before IS NOT NULL"  # as in board.schema
+    md = MetaData()
+    cards = Table(
+        "cards",
+        md,
+        Column("id", Integer, primary_key=True),
+        Column("status", String),
+        Column("not_before", String),
+    )
+    index = Index(
+        "ix_cards_scheduled",
+        cards.c.not_before,
+        sqlite_where=text(scheduled),
+        postgresql_where=text(scheduled),
+    )
+    compiler = make_url(f"{dialect}://").get_dialect()()
+    return [str(CreateIndex(index).compile(dialect=compiler))]
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration("0001_initial", lambda dialect: ddl(_initial(), dialect)),
     Migration("0002_dispatch", _dispatch),
     Migration("0003_goals_cron", _goals_and_cron),
+    Migration("0004_scheduled_index", _scheduled_index),
 )
 MIGRATION_NAMES: tuple[str, ...] = tuple(m.name for m in MIGRATIONS)
 

@@ -19,6 +19,8 @@ from sqlmodel import Field, SQLModel
 # order. The claim query repeats the literal `status = 'ready'` so SQLite can use it.
 _READY = text("status = 'ready'")
 _LIVE = text("outcome = 'running'")
+# The dispatcher sleeps until the earliest scheduled start; this finds it in one step.
+SCHEDULED = "status = 'ready' AND not_before IS NOT NULL"
 
 
 class Card(SQLModel, table=True):
@@ -32,6 +34,12 @@ class Card(SQLModel, table=True):
             "id",
             sqlite_where=_READY,
             postgresql_where=_READY,
+        ),
+        Index(
+            "ix_cards_scheduled",
+            "not_before",
+            sqlite_where=text(SCHEDULED),
+            postgresql_where=text(SCHEDULED),
         ),
         {"sqlite_autoincrement": True},
     )

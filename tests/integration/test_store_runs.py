@@ -214,6 +214,15 @@ def test_the_dispatchers_live_runs_read_uses_the_live_index(store: Store) -> Non
     assert any(s.startswith("SCAN r USING INDEX ix_runs_live") for s in steps), plan
 
 
+def test_the_next_scheduled_start_is_one_index_step(store: Store) -> None:
+    """Every dispatcher wake asks when the next scheduled card starts."""
+    from board import queries as q
+
+    sql = f"EXPLAIN QUERY PLAN {q.NEXT_START}"
+    plan = " | ".join(row[-1] for row in store.db.cx.execute(sql, {"now": ""}))
+    assert "ix_cards_scheduled (not_before>?)" in plan, plan
+
+
 def test_the_idle_check_reads_partial_indexes_only(store: Store) -> None:
     """An `--until-idle` dispatcher asks on every wake: never by reading the history."""
     from board import queries as q
