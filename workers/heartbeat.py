@@ -34,8 +34,10 @@ class Heartbeat(threading.Thread):
     def run(self) -> None:
         store = open_store(self._db_url)
         last_ok = time.monotonic()
+        wait = self._interval
         try:
-            while not self._stopped.wait(self._interval):
+            while not self._stopped.wait(wait):
+                began = time.monotonic()
                 try:
                     ok: bool | None = store.heartbeat(self._run_id, utcnow(), self._lease)
                 except HermesError:
@@ -46,6 +48,9 @@ class Heartbeat(threading.Thread):
                     self.lost.set()
                     self._on_lost()
                     return
+                # A beat that waited for the write lock (the board stalled) wrote a lease
+                # counted from before the wait, maybe already over: renew it at once.
+                wait = 0.0 if ok and time.monotonic() - began > self._interval else self._interval
         finally:
             store.close()
 

@@ -7,32 +7,17 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 from board import Store, open_store
 from tests.conftest import Cli, add
-from tests.helpers.processes import FAST, dispatcher, start_dispatcher, wait_until
-
-HOLD = """
-import sqlite3, sys, time
-cx = sqlite3.connect(sys.argv[1], isolation_level=None)
-cx.execute("BEGIN IMMEDIATE")
-print("locked", flush=True)
-time.sleep(float(sys.argv[2]))
-cx.execute("ROLLBACK")
-"""
-
-
-def hold_write_lock(db: Path, seconds: float) -> subprocess.Popen[str]:
-    """Another process holding the board's write lock; returns once it has it."""
-    proc = subprocess.Popen(
-        [sys.executable, "-c", HOLD, str(db), str(seconds)], stdout=subprocess.PIPE, text=True
-    )
-    assert proc.stdout is not None and proc.stdout.readline() == "locked\n"
-    proc.stdout.close()
-    return proc
+from tests.helpers.processes import (
+    FAST,
+    dispatcher,
+    hold_write_lock,
+    start_dispatcher,
+    wait_until,
+)
 
 
 def runs_of(store: Store, card_id: int) -> list[str]:

@@ -105,3 +105,23 @@ def gone(pid: int) -> bool:
             return handle.read().split()[2] == "Z"
     except FileNotFoundError:
         return True
+
+
+_HOLD = """
+import sqlite3, sys, time
+cx = sqlite3.connect(sys.argv[1], isolation_level=None)
+cx.execute("BEGIN IMMEDIATE")
+print("locked", flush=True)
+time.sleep(float(sys.argv[2]))
+cx.execute("ROLLBACK")
+"""
+
+
+def hold_write_lock(db: Path, seconds: float) -> subprocess.Popen[str]:
+    """Another process holding the board's write lock; returns once it has it."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _HOLD, str(db), str(seconds)], stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None and proc.stdout.readline() == "locked\n"
+    proc.stdout.close()
+    return proc
