@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ParamSpec, TypeVar
 
-from board import Backoff, CardDetail, Claim, LiveRun, Status, Store, open_store
+from board import Backoff, CardDetail, Claim, LiveRun, Run, Status, Store, open_store
 from board.clock import parse_iso, utcnow
 from board.db import open_database
 from dispatcher.cron import fire_due
@@ -47,7 +47,6 @@ from workers.job import WorkerJob
 P = ParamSpec("P")
 T = TypeVar("T")
 HOST = socket.gethostname()
-LEASE_EXPIRED = "lease expired"
 Report = Callable[[str], None]
 
 
@@ -383,25 +382,22 @@ class Dispatcher:
                 if run is not None and run.outcome in ("cancelled", "reclaimed"):
                     kill_group(worker.pid)
                     kill_group(run.runner_pid)
-        expired = [e for e in live.values() if parse_iso(e.run.lease_expires_at) < now]
+        expired = {i for i, e in live.items() if parse_iso(e.run.lease_expires_at) < now}
         if expired and self._steady():  # was the board writable all along? (see _unsteady)
             await self._call(self.store.wait_for_write_lock)
         for entry in live.values():
-            reason = self._reclaim_reason(entry, now)
-            if reason is not None:
-                expiry = reason.startswith(LEASE_EXPIRED)
-                await self._take_back(entry, reason, now, if_expired=expiry)
+            if entry.run.id in expired and self._steady():
+                beat = (now - parse_iso(entry.run.heartbeat_at)).total_seconds()
+                reason = f"lease expired: no heartbeat for {beat:.1f}s"
+                await self._take_back(entry, reason, now, if_expired=True)
+            elif self._local_worker_gone(entry.run):
+                await self._take_back(entry, f"worker pid {entry.run.pid} is gone", now)
 
-    def _reclaim_reason(self, entry: LiveRun, now: datetime) -> str | None:
-        run = entry.run
-        if parse_iso(run.lease_expires_at) < now and self._steady():
-            beat = (now - parse_iso(run.heartbeat_at)).total_seconds()
-            return f"{LEASE_EXPIRED}: no heartbeat for {beat:.1f}s"
-        ours = run.id in self._workers or run.id in self._exiting  # we know how it ended
-        local = run.host == HOST and run.pid is not None and not ours
-        if local and run.pid is not None and not alive(run.pid):
-            return f"worker pid {run.pid} is gone"
-        return None
+    def _local_worker_gone(self, run: Run) -> bool:
+        """A run of this host whose worker is not ours (we hear of our own exits) and
+        whose pid is gone: its dispatcher died, say."""
+        ours = run.id in self._workers or run.id in self._exiting
+        return run.host == HOST and run.pid is not None and not ours and not alive(run.pid)
 
     async def _take_back(
         self, entry: LiveRun, reason: str, now: datetime, *, if_expired: bool = False
