@@ -38,6 +38,10 @@ _PHRASE = re.compile(
     + r"))\s+at\s+(?P<hour>\d{1,2})(?::(?P<minute>\d{2}))?\s*(?P<half>am|pm)?"
 )
 MAX_STEPS = 100_000
+#: The longest `every N units`: a year. Rarer schedules are cron expressions, and a
+#: longer interval could carry a fire past the calendar's end (year 9999).
+MAX_INTERVAL = 366 * 24 * 3600
+_UNIT_SECONDS = {"second": 1, "minute": 60, "hour": 3600}
 
 
 def zone(name: str) -> ZoneInfo:
@@ -67,6 +71,12 @@ def trigger(schedule: str, tz: ZoneInfo, anchor: datetime) -> Any:
         count, unit = int(match[1]), match[2]
         if count < 1:
             raise InvalidInput(f"schedule {schedule!r}: the interval must be at least 1 {unit}")
+        if count * _UNIT_SECONDS[unit] > MAX_INTERVAL:
+            raise InvalidInput(
+                f"schedule {schedule!r}: the interval must be at most a year "
+                f"({MAX_INTERVAL // _UNIT_SECONDS[unit]:,} {unit}s); for rarer schedules use "
+                "a cron expression such as '0 9 1 1 *'"
+            )
         return IntervalTrigger(**{f"{unit}s": count}, start_date=anchor, timezone=tz)
     if match := _PHRASE.fullmatch(text):
         return CronTrigger(**_phrase_fields(match, schedule), timezone=tz)

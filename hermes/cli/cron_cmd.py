@@ -94,12 +94,12 @@ def add(
 
 
 def _first_fire(schedule: str, tz: ZoneInfo, now: datetime) -> datetime:
-    """The schedule's first fire after `now`; an interval too long to compute is refused."""
+    """The schedule's first fire after `now`; one past the calendar's end is refused."""
     from dispatcher.schedule import first_fire
 
     try:
         return first_fire(schedule, tz, now)
-    except (OverflowError, ValueError):  # every 99999999999 hours: past the calendar's end
+    except (OverflowError, ValueError):  # a next fire past the calendar's end (year 9999)
         raise InvalidInput(
             f"schedule {schedule!r} fires too far apart to compute; use a shorter interval"
         ) from None

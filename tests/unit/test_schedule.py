@@ -22,6 +22,8 @@ FRI = datetime(2026, 3, 27, 10, 0, tzinfo=BERLIN)  # a Friday, two days before D
         ("every 30 seconds", FRI + timedelta(seconds=30)),
         ("every 10 minutes", FRI + timedelta(minutes=10)),
         ("every 2 hours", FRI + timedelta(hours=2)),
+        # the longest interval, a leap year of elapsed time (it crosses a DST change)
+        ("every 8784 hours", (FRI.astimezone(UTC) + timedelta(hours=8784)).astimezone(BERLIN)),
         ("every day at 9am", datetime(2026, 3, 28, 9, 0, tzinfo=BERLIN)),
         ("daily at 21:15", datetime(2026, 3, 27, 21, 15, tzinfo=BERLIN)),
         ("weekdays at 7:30", datetime(2026, 3, 30, 7, 30, tzinfo=BERLIN)),
@@ -40,6 +42,8 @@ def test_accepted_schedules(schedule: str, expected: datetime) -> None:
     [
         ("sometimes", "is not understood; use a cron expression"),
         ("every 0 minutes", "the interval must be at least 1 minute"),
+        ("every 31622401 seconds", "the interval must be at most a year"),
+        ("every 60000000 hours", "at most a year"),
         ("61 * * * *", "is not a valid cron expression"),
         ("every day at 25:00", "25:00 is not a time of day"),
         ("every day at 13pm", "13pm is not a time"),
