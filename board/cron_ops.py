@@ -106,9 +106,15 @@ class CronCommands(CardCommands):
             cx.execute(q.DELETE_JOB, {"id": job_id})
 
     def set_paused(
-        self, job_id: int, now: datetime, paused: bool, next_fire: datetime | None
+        self,
+        job_id: int,
+        now: datetime,
+        paused: bool,
+        next_fire: datetime | None,
+        reason: str | None = None,
     ) -> None:
-        """Pause a job (it stops firing) or resume it from `next_fire`."""
+        """Pause a job (it stops firing) or resume it from `next_fire`; `reason` says why
+        it was paused when a person did not do it."""
         stamp = iso(now)
         with self._db.write() as cx:
             if cx.execute(q.JOB_BY_ID, {"id": job_id}).fetchone() is None:
@@ -119,7 +125,8 @@ class CronCommands(CardCommands):
                 "next_fire_at": iso(next_fire) if next_fire else None,
             }
             cx.execute(q.PAUSE_JOB, params)
-            self._job_event(cx, job_id, "paused" if paused else "resumed", stamp, {})
+            data = {"reason": reason} if reason else {}
+            self._job_event(cx, job_id, "paused" if paused else "resumed", stamp, data)
 
     def fire_job(
         self,

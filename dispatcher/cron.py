@@ -45,7 +45,10 @@ def fire_due(store: Store, now: datetime) -> list[str]:
     for job in store.jobs():
         if job.paused or job.next_fire_at is None or parse_iso(job.next_fire_at) > now:
             continue
-        report = _fire(store, job, now)
+        try:
+            report = _fire(store, job, now)
+        except (HermesError, OverflowError, ValueError) as exc:  # one bad job stops no other
+            report = _pause_broken(store, job, now, str(exc))
         if report:
             reports.append(report)
     return reports
@@ -76,6 +79,17 @@ def _fire(store: Store, job: CronJob, now: datetime) -> str | None:
     if card is None:
         return f"cron job {job.id} skipped a fire: {data.get('reason') or data.get('error')}"
     return None  # another dispatcher fired it
+
+
+def _pause_broken(store: Store, job: CronJob, now: datetime, error: str) -> str:
+    """Pause a job whose schedule can no longer be computed (its time zone vanished from
+    the system, say), so it neither stops the dispatcher nor fails again on every wake."""
+    reason = f"its schedule cannot be computed: {error}"
+    store.set_paused(job.id, now, True, None, reason=reason)
+    return (
+        f"warning: cron job {job.id} paused, {reason}; "
+        f"remove it with `hermes cron rm {job.id}` and add it again"
+    )
 
 
 def _unfinished(store: Store, card_id: int | None) -> Status | None:

@@ -133,3 +133,20 @@ def test_a_job_whose_profile_is_gone_records_why_and_moves_on(
     reports = fire_due(store, T0 + timedelta(seconds=2))
     assert reports[0].startswith(f"cron job {job_id} skipped a fire: unknown profile 'ghost'")
     assert store.job(job_id).next_fire_at == iso(T0 + timedelta(seconds=4))
+
+
+def test_a_job_that_cannot_be_scheduled_is_paused_and_the_others_still_fire(
+    store: Store,
+) -> None:
+    broken, healthy = job(store), job(store)
+    # as if the system lost the job's time zone after it was added
+    store.db.cx.execute("UPDATE cron_jobs SET tz = 'Mars/Olympus' WHERE id = ?", (broken,))
+    reports = fire_due(store, T0 + timedelta(seconds=3))
+    assert reports[0].startswith(f"warning: cron job {broken} paused, its schedule cannot")
+    assert "Mars/Olympus" in reports[0] and f"hermes cron rm {broken}" in reports[0]
+    assert f"cron job {healthy} fired" in reports[1]
+    assert store.job(broken).paused and not store.job(healthy).paused
+    paused = store.job_events(broken)[-1]
+    assert paused["kind"] == "paused" and "Mars/Olympus" in paused["data"]["reason"]
+    later = fire_due(store, T0 + timedelta(seconds=7))  # the paused job stays quiet
+    assert later and all(f"cron job {broken} " not in r for r in later)
