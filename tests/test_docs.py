@@ -76,6 +76,10 @@ def test_readme_opens_with_the_run_and_test_commands() -> None:
 
 
 def test_ci_runs_the_readme_test_command() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = readme.split("```bash\n", 1)[1].split("```", 1)[0]
+    readme_test = [line for line in block.splitlines() if line and not line.startswith("#")][1]
     script = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
-    assert "README.md" in script and 'bash -euo pipefail -c "$test_command"' in script
+    assert f'test_command="{readme_test}"' in script.splitlines()
+    assert 'bash -euo pipefail -c "$test_command"' in script
     assert "ruff check" in script and "mypy" in script
