@@ -178,6 +178,12 @@ class Event:
     data: dict[str, Any]
     run_id: int | None = None
 
+    @classmethod
+    def from_row(cls, row: tuple[Any, ...]) -> Event:
+        """From an `at, kind, actor, data, run_id` row (data is JSON text)."""
+        at, kind, actor, data, run_id = row
+        return cls(at, kind, actor, json.loads(data), run_id)
+
     def to_json(self) -> dict[str, Any]:
         """The contract's event object."""
         return {"at": self.at, "kind": self.kind, "actor": self.actor, "data": self.data}
@@ -212,7 +218,9 @@ class Claim:
 #: Bounds on what a card may ask for; beyond them a value is a typo, not a wish.
 PRIORITY_LIMIT = 1_000_000_000
 MAX_ATTEMPTS_LIMIT = 1_000
-MAX_TIMEOUT = 366 * 24 * 3600.0  # a year of seconds
+MAX_CONCURRENCY = 1_000  # workers of a dispatcher, or of a profile across the board
+YEAR_SECONDS = 366 * 24 * 3600  # a (leap) year: the longest timeout or cron interval
+MAX_TIMEOUT = float(YEAR_SECONDS)
 #: A title, label or key is a line of a table, not a document.
 MAX_LINE_CHARS = 10_000
 #: A body or comment: instructions, not data (bytes of UTF-8). Larger inputs belong in a

@@ -88,20 +88,20 @@ class CronCommands(CardCommands):
 
     def job(self, job_id: int) -> CronJob:
         """One job, or NotFound naming the id."""
-        row = self._db.cx.execute(q.JOB_BY_ID, {"id": job_id}).fetchone()
-        if row is None:
-            raise NotFound(f"cron job {job_id} does not exist; see `hermes cron list`")
-        return _job(row)
+        return _job(_require_job(self._db.cx, job_id))
 
     def jobs(self) -> list[CronJob]:
         """Every job, oldest first."""
         return [_job(row) for row in self._db.cx.execute(q.ALL_JOBS)]
 
+    def due_jobs(self, now: datetime) -> list[CronJob]:
+        """The unpaused jobs whose next fire is at or before `now`, oldest first."""
+        return [_job(row) for row in self._db.cx.execute(q.DUE_JOBS, {"now": iso(now)})]
+
     def remove_job(self, job_id: int) -> None:
         """Delete a job and its history (the cards it created stay)."""
         with self._db.write() as cx:
-            if cx.execute(q.JOB_BY_ID, {"id": job_id}).fetchone() is None:
-                raise NotFound(f"cron job {job_id} does not exist; see `hermes cron list`")
+            _require_job(cx, job_id)
             cx.execute(q.DELETE_JOB_EVENTS, {"id": job_id})
             cx.execute(q.DELETE_JOB, {"id": job_id})
 
@@ -117,8 +117,7 @@ class CronCommands(CardCommands):
         it was paused when a person did not do it."""
         stamp = iso(now)
         with self._db.write() as cx:
-            if cx.execute(q.JOB_BY_ID, {"id": job_id}).fetchone() is None:
-                raise NotFound(f"cron job {job_id} does not exist; see `hermes cron list`")
+            _require_job(cx, job_id)
             params = {
                 "id": job_id,
                 "paused": int(paused),
@@ -179,6 +178,14 @@ class CronCommands(CardCommands):
             q.INSERT_JOB_EVENT,
             {"job_id": job_id, "at": stamp, "kind": kind, "data": to_json_text(data)},
         )
+
+
+def _require_job(cx: Any, job_id: int) -> tuple[Any, ...]:
+    """The job's row, or NotFound naming the id."""
+    row: tuple[Any, ...] | None = cx.execute(q.JOB_BY_ID, {"id": job_id}).fetchone()
+    if row is None:
+        raise NotFound(f"cron job {job_id} does not exist; see `hermes cron list`")
+    return row
 
 
 def _job(row: tuple[Any, ...]) -> CronJob:

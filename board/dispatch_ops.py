@@ -52,6 +52,10 @@ class DispatchReads(StoreBase):
         """The profiles that have ready cards (read off the partial index of ready cards)."""
         return {profile for (profile,) in self._db.cx.execute(q.READY_PROFILES)}
 
+    def unfinished_profiles(self) -> set[str]:
+        """The profiles of cards that are ready, waiting, running or paused."""
+        return {profile for (profile,) in self._db.cx.execute(q.UNFINISHED_PROFILES)}
+
     def is_idle(self) -> bool:
         """True when nothing is ready, running or paused: then no waiting card can become
         ready on its own either (each waits, transitively, on a card a human must act on)."""

@@ -243,6 +243,9 @@ WHERE_LABEL = "labels LIKE :label_pattern ESCAPE '\\'"
 COUNT_BY_STATUS_PROFILE = "SELECT status, profile, count(*) FROM cards GROUP BY status, profile"
 OLDEST_READY = "SELECT min(updated_at) FROM cards WHERE status = 'ready'"
 READY_PROFILES = "SELECT DISTINCT profile FROM cards WHERE status = 'ready'"
+UNFINISHED_PROFILES = """
+SELECT DISTINCT profile FROM cards WHERE status IN ('ready', 'waiting', 'running', 'needs_input')
+"""
 RUN_TOTALS = """
 SELECT c.profile, r.outcome, count(*), sum(r.tokens_in), sum(r.tokens_out), sum(r.cost_usd)
 FROM runs r JOIN cards c ON c.id = r.card_id
@@ -298,6 +301,11 @@ RETURNING id
 """
 JOB_BY_ID = f"SELECT {JOB_COLUMNS} FROM cron_jobs WHERE id = :id"
 ALL_JOBS = f"SELECT {JOB_COLUMNS} FROM cron_jobs ORDER BY id"
+# Read on every dispatcher wake: only the jobs due now (times are fixed-width ISO text).
+DUE_JOBS = f"""
+SELECT {JOB_COLUMNS} FROM cron_jobs
+WHERE paused = 0 AND next_fire_at IS NOT NULL AND next_fire_at <= :now ORDER BY id
+"""
 DELETE_JOB_EVENTS = "DELETE FROM cron_events WHERE job_id = :id"
 DELETE_JOB = "DELETE FROM cron_jobs WHERE id = :id"
 PAUSE_JOB = """

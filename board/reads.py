@@ -34,10 +34,7 @@ class Reads(StoreBase):
         with self._db.read() as cx:
             card = self._card(cx, card_id)
             runs = [Run(*row) for row in cx.execute(q.RUNS_OF, {"id": card_id})]
-            events = [
-                Event(at, kind, actor, json.loads(data), run_id)
-                for at, kind, actor, data, run_id in cx.execute(q.EVENTS_OF, {"id": card_id})
-            ]
+            events = [Event.from_row(row) for row in cx.execute(q.EVENTS_OF, {"id": card_id})]
         return CardDetail(card, runs, events)
 
     def _card(self, cx: sqlite3.Connection, card_id: int) -> Card:

@@ -7,7 +7,6 @@ change nothing and return False, and the worker stops.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -295,9 +294,7 @@ class RunCommands(GoalCommands):
         """A run's events of the given kinds, oldest first."""
         sql = q.RUN_EVENTS.format(kinds=q.placeholders("k", len(kinds)))
         rows = self._db.cx.execute(sql, {"run_id": run_id, **q.bind_list("k", list(kinds))})
-        return [
-            Event(at, kind, actor, json.loads(data), rid) for at, kind, actor, data, rid in rows
-        ]
+        return [Event.from_row(row) for row in rows]
 
     def _switch(
         self,

@@ -42,9 +42,7 @@ def job_card(job: CronJob, key: str, now: datetime, *, late: bool = False) -> Ne
 def fire_due(store: Store, now: datetime) -> list[str]:
     """Fire every job that is due at `now`; returns one report line per fire."""
     reports = []
-    for job in store.jobs():
-        if job.paused or job.next_fire_at is None or parse_iso(job.next_fire_at) > now:
-            continue
+    for job in store.due_jobs(now):
         try:
             report = _fire(store, job, now)
         except (HermesError, OverflowError, ValueError) as exc:  # one bad job stops no other

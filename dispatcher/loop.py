@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ParamSpec, TypeVar
 
-from board import Backoff, CardDetail, Claim, LiveRun, Run, Status, Store, open_store
+from board import Backoff, CardDetail, Claim, Run, Status, Store, open_store
 from board.clock import parse_iso, utcnow
 from board.db import open_database
 from dispatcher.cron import fire_due
@@ -218,14 +218,12 @@ class Dispatcher:
             raise outcome  # the dispatch loop itself failed: a bug, shown as one
         return 0 if failure is None else 1
 
+    def _agent_profiles(self) -> set[str]:
+        return {name for name, runner in self._runners.items() if runner == "agent"}
+
     def _agent_work_waiting(self) -> bool:
         """Whether unfinished cards of agent profiles are on the board (warm up early)."""
-        by_profile = self.store.stats(utcnow())["by_profile"]
-        unfinished = {"ready", "waiting", "running", "needs_input"}
-        return any(
-            self._runners.get(name) == "agent" and unfinished & set(counts)
-            for name, counts in by_profile.items()
-        )
+        return bool(self._agent_profiles() & self.store.unfinished_profiles())
 
     def _start_agent_template(self) -> None:
         """Start the agent worker template (it imports litellm: a few seconds, once)."""
@@ -245,12 +243,13 @@ class Dispatcher:
 
     async def _agent_profiles_not_warm(self) -> list[str]:
         """Agent profiles whose cards must not be claimed yet, warming up if they wait."""
-        if self._pools["agent"].ready.is_set():
+        pool = self._pools["agent"]
+        if pool.ready.is_set():
             return []
-        agents = [name for name, runner in self._runners.items() if runner == "agent"]
-        if agents and set(agents) & await self._call(self.store.ready_profiles):
+        agents = self._agent_profiles()
+        if agents and not pool.started and agents & await self._call(self.store.ready_profiles):
             self._start_agent_template()
-        return agents
+        return sorted(agents)
 
     async def _close(self) -> None:
         for pool in self._pools.values():
@@ -389,9 +388,9 @@ class Dispatcher:
             if entry.run.id in expired and self._steady():
                 beat = (now - parse_iso(entry.run.heartbeat_at)).total_seconds()
                 reason = f"lease expired: no heartbeat for {beat:.1f}s"
-                await self._take_back(entry, reason, now, if_expired=True)
+                await self._take_back(entry.run, reason, now, if_expired=True)
             elif self._local_worker_gone(entry.run):
-                await self._take_back(entry, f"worker pid {entry.run.pid} is gone", now)
+                await self._take_back(entry.run, f"worker pid {entry.run.pid} is gone", now)
 
     def _local_worker_gone(self, run: Run) -> bool:
         """A run of this host whose worker is not ours (we hear of our own exits) and
@@ -400,18 +399,17 @@ class Dispatcher:
         return run.host == HOST and run.pid is not None and not ours and not alive(run.pid)
 
     async def _take_back(
-        self, entry: LiveRun, reason: str, now: datetime, *, if_expired: bool = False
+        self, run: Run, reason: str, now: datetime, *, if_expired: bool = False
     ) -> None:
         """Give the card back, then kill what is left of its run on this host (a worker
         that heartbeated meanwhile keeps its card and is left alone)."""
-        run = entry.run
         taken = await self._call(
             self.store.reclaim, run.id, now, reason, self.id, if_expired=if_expired
         )
-        if taken and (run.host == HOST or run.host is None):
-            kill_group(run.pid)
-            kill_group(run.runner_pid)
         if taken:
+            if run.host == HOST or run.host is None:
+                kill_group(run.pid)
+                kill_group(run.runner_pid)
             card = await self._call(self.store.card, run.card_id)
             self._report(
                 f"card {run.card_id} reclaimed from run {run.id} ({reason}); {card.status}"
@@ -443,9 +441,7 @@ class Dispatcher:
         run = await self._call(self.store.run, worker.run_id)
         seconds = time.monotonic() - worker.started
         if run is not None and run.outcome == "running":  # died unfinished: take the card back
-            live = {lr.run.id: lr for lr in await self._call(self.store.live_runs)}
-            if worker.run_id in live:
-                await self._take_back(live[worker.run_id], f"worker {describe_exit(code)}", now)
+            await self._take_back(run, f"worker {describe_exit(code)}", now)
         else:
             detail = await self._call(self.store.detail, worker.card_id)
             self._report(_finished(detail, worker.run_id, seconds))

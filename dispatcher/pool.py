@@ -48,11 +48,6 @@ class WorkerPool:
             raise TemplateDied(f"the {self.kind} worker template did not start: {first!r}")
         self.ready.set()
 
-    async def serve(self) -> None:
-        """Start, then listen until the template exits (a supervised task)."""
-        await self.start()
-        await self.listen()
-
     async def spawn(self, job: WorkerJob) -> int:
         """Start a worker for `job`; returns its pid (also its process group)."""
         await self.ready.wait()

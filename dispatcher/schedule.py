@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from board.cards import YEAR_SECONDS
 from hermes.errors import InvalidInput
 
 EXAMPLES = (
@@ -40,7 +41,7 @@ _PHRASE = re.compile(
 MAX_STEPS = 100_000
 #: The longest `every N units`: a year. Rarer schedules are cron expressions, and a
 #: longer interval could carry a fire past the calendar's end (year 9999).
-MAX_INTERVAL = 366 * 24 * 3600
+MAX_INTERVAL = YEAR_SECONDS
 _UNIT_SECONDS = {"second": 1, "minute": 60, "hour": 3600}
 
 

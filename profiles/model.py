@@ -10,6 +10,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from board.cards import MAX_ATTEMPTS_LIMIT, MAX_CONCURRENCY, MAX_TIMEOUT
+
 Runner = Literal["command", "agent", "cli"]
 Tool = Literal["shell", "files", "board", "skills"]
 ALL_TOOLS: tuple[Tool, ...] = ("shell", "files", "board", "skills")
@@ -23,9 +25,9 @@ class Profile(BaseModel):
     name: str
     description: str = ""
     runner: Runner = "agent"
-    concurrency: int = Field(default=4, ge=1, le=1000)
-    max_attempts: int = Field(default=3, ge=1, le=1000)
-    timeout: float | None = Field(default=600, gt=0, le=366 * 24 * 3600, allow_inf_nan=False)
+    concurrency: int = Field(default=4, ge=1, le=MAX_CONCURRENCY)
+    max_attempts: int = Field(default=3, ge=1, le=MAX_ATTEMPTS_LIMIT)
+    timeout: float | None = Field(default=600, gt=0, le=MAX_TIMEOUT, allow_inf_nan=False)
     review: bool = False
     # runner: agent
     model: str | None = "openai/gpt-4o-mini"

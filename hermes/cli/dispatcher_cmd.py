@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from board.cards import MAX_CONCURRENCY
 from board.clock import utcnow
 from hermes.cli.common import open_board, print_json, within
 from hermes.errors import InvalidInput
@@ -18,7 +19,6 @@ dispatcher_app = typer.Typer(
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document instead.")]
 
 
-MAX_CONCURRENCY = 1000
 DAY = 86400.0
 
 
