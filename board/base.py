@@ -14,7 +14,7 @@ from typing import Any
 from board import queries as q
 from board.cards import Usage
 from board.db import Database
-from board.status import EVENT_KIND, Action, Status, is_allowed
+from board.status import EVENT_KIND, FINISHED, Action, Status, is_allowed
 from hermes.errors import Fenced, NotFound
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
@@ -117,6 +117,23 @@ class StoreBase:
                 {"after": card_id},
             )
         return promoted
+
+    def _card_finished(self, cx: sqlite3.Connection, card_id: int, to: Status, now: str) -> None:
+        """A card reached `to`: a done card readies its dependents, and any finished card
+        may be the last one its goal waited for."""
+        if to is Status.DONE:
+            self._promote_dependents(cx, card_id, now)
+        if to in FINISHED:
+            row = cx.execute(q.PROMOTE_PARENT_GOAL, {"child": card_id, "now": now}).fetchone()
+            if row is not None:
+                self._goal_ready(cx, int(row[0]), now)
+
+    def _goal_ready(self, cx: sqlite3.Connection, goal_id: int, now: str) -> None:
+        """The event of a goal made ready for its judge: its children are finished."""
+        data = {"children": "finished"}
+        self._transition(
+            cx, goal_id, Status.WAITING, Status.READY, Action.PROMOTE, "board", now, data
+        )
 
     def _promote(self, cx: sqlite3.Connection, card_id: int, now: str, actor: str) -> bool:
         """Make one waiting card ready if nothing blocks it any more."""

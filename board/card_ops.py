@@ -224,9 +224,7 @@ class CardCommands(GoalCommands):
             rerun = src is Status.REVIEW and to is Status.READY
             self._set_status(cx, card_id, src, to, stamp, reset_attempts=rerun)
             self._transition(cx, card_id, src, to, Action.MOVE, actor, stamp)
-            if to is Status.DONE:
-                self._promote_dependents(cx, card_id, stamp)
-                self._child_finished(cx, card_id, stamp)
+            self._card_finished(cx, card_id, to, stamp)
             if to is Status.WAITING and self._promote(cx, card_id, stamp, actor):
                 return Status.READY
         return to
@@ -246,7 +244,7 @@ class CardCommands(GoalCommands):
             cx.execute(q.CANCEL_CARD, {"id": card_id, "from": src.value, "now": stamp})
             extra = {"reason": reason} if reason else None
             self._transition(cx, card_id, src, Status.CANCELLED, Action.CANCEL, actor, stamp, extra)
-            self._child_finished(cx, card_id, stamp)
+            self._card_finished(cx, card_id, Status.CANCELLED, stamp)
 
     def retry(self, card_id: int, now: datetime, actor: str = "cli") -> Status:
         """Re-open a failed or cancelled card with a fresh set of attempts."""

@@ -6,7 +6,6 @@ waking it when its last child finishes.
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import datetime
 from typing import Any
 
@@ -48,25 +47,7 @@ class GoalCommands(StoreBase):
                 data,
                 run_id,
             )
-            self._wake_goal(cx, live.card_id, stamp)
+            # no child unfinished (none planned, or all already done): judge at once
+            if cx.execute(q.PROMOTE_CARD, {"id": live.card_id, "now": stamp}).fetchone():
+                self._goal_ready(cx, live.card_id, stamp)
         return True
-
-    def _wake_goal(self, cx: sqlite3.Connection, goal_id: int, now: str) -> None:
-        """Make a waiting goal ready if none of its children is unfinished any more."""
-        if cx.execute(q.PROMOTE_GOAL, {"id": goal_id, "now": now}).fetchone() is not None:
-            self._transition(
-                cx,
-                goal_id,
-                Status.WAITING,
-                Status.READY,
-                Action.PROMOTE,
-                "board",
-                now,
-                {"children": "finished"},
-            )
-
-    def _child_finished(self, cx: sqlite3.Connection, card_id: int, now: str) -> None:
-        """A card reached done, failed or cancelled: its goal may be ready to judge."""
-        row = cx.execute(q.PARENT_OF, {"id": card_id}).fetchone()
-        if row is not None and row[0] is not None:
-            self._wake_goal(cx, int(row[0]), now)

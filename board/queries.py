@@ -69,9 +69,14 @@ WHERE d.card_id = :id AND c.status <> 'done'
 ORDER BY d.depends_on
 """
 
+# A waiting card may become ready when its dependencies are done and, for a goal that
+# handed its work to child cards, every child is finished (done, failed or cancelled).
 _UNBLOCKED = """
 NOT EXISTS (SELECT 1 FROM dependencies d JOIN cards c ON c.id = d.depends_on
             WHERE d.card_id = cards.id AND c.status <> 'done')
+AND NOT EXISTS (SELECT 1 FROM goals g JOIN cards c ON c.parent_id = g.card_id
+                WHERE g.card_id = cards.id
+                  AND c.status NOT IN ('done', 'failed', 'cancelled'))
 """
 
 # Incremental promotion: only the dependents of the card that just finished are looked
@@ -267,16 +272,12 @@ def bind_list(prefix: str, values: Sequence[object]) -> dict[str, object]:
 
 INSERT_GOAL = "INSERT INTO goals (card_id, budget) VALUES (:card_id, :budget)"
 GOAL_BUDGET = "SELECT budget FROM goals WHERE card_id = :id"
-PARENT_OF = "SELECT parent_id FROM cards WHERE id = :id"
-
-# A goal that handed its work to child cards is ready again (for its judge) once every
-# child is finished, whether done, failed or cancelled.
-PROMOTE_GOAL = f"""
+# A card just finished: its goal (if it has one) is ready again for its judge once
+# nothing else blocks it, in one statement.
+PROMOTE_PARENT_GOAL = f"""
 UPDATE cards SET status = 'ready', updated_at = :now
-WHERE id = :id AND status = 'waiting' AND id IN (SELECT card_id FROM goals)
-  AND NOT EXISTS (SELECT 1 FROM cards c WHERE c.parent_id = :id
-                  AND c.status NOT IN ('done', 'failed', 'cancelled'))
-  AND {_UNBLOCKED}
+WHERE id = (SELECT parent_id FROM cards WHERE id = :child)
+  AND status = 'waiting' AND id IN (SELECT card_id FROM goals) AND {_UNBLOCKED}
 RETURNING id
 """
 

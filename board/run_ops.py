@@ -120,9 +120,7 @@ class RunCommands(GoalCommands):
                 {"attempt": live.attempt},
                 run_id,
             )
-            if to is Status.DONE:
-                self._promote_dependents(cx, live.card_id, stamp)
-                self._child_finished(cx, live.card_id, stamp)
+            self._card_finished(cx, live.card_id, to, stamp)
         return True
 
     def fail(
@@ -169,8 +167,7 @@ class RunCommands(GoalCommands):
                 extra,
                 run_id,
             )
-            if to is Status.FAILED:
-                self._child_finished(cx, live.card_id, stamp)
+            self._card_finished(cx, live.card_id, to, stamp)
         return True
 
     def reclaim(
@@ -233,8 +230,7 @@ class RunCommands(GoalCommands):
                 {"attempt": live.attempt, "reason": reason},
                 run_id,
             )
-            if to is Status.FAILED:
-                self._child_finished(cx, live.card_id, stamp)
+            self._card_finished(cx, live.card_id, to, stamp)
         return True
 
     def pause(self, run_id: int, now: datetime, request: dict[str, Any]) -> bool:

@@ -281,3 +281,28 @@ def test_stats_count_cards_and_runs(store: Store) -> None:
     assert stats["by_profile"] == {"shell": {"done": 1}, "default": {"ready": 1}}
     assert stats["oldest_ready_age_seconds"] == 30.0
     assert stats["runs"]["by_profile"]["shell"]["runs"] == 1
+
+
+def test_a_parked_goal_waits_for_its_children_whatever_else_unblocks_it(store: Store) -> None:
+    """Removing a goal's own dependency, or finishing a new one, does not wake it while a
+    child it planned is unfinished; the last child finishing does."""
+    dep = new(store)
+    goal, _ = store.add_card(NewCard("goal", "planner", 3, after=[dep], budget=3), T0)
+    finish = store.claim(T0, 60)
+    assert finish and store.complete(finish.run_id, T0)  # dep done: the goal is ready
+    turn = store.claim(T0, 60)
+    assert turn is not None and turn.card_id == goal
+    child, _ = store.add_card(NewCard("child", "shell", 3, parent_id=goal), T0)
+    store.park_goal(turn.run_id, T0, {"turn": 1})
+    late = new(store)
+    store.add_dependency(goal, late, T0)
+    store.remove_dependency(goal, late, T0)
+    assert status(store, goal) == "waiting"  # the child is still ready
+    store.add_dependency(goal, late, T0)
+    store.cancel(late, T0)
+    assert status(store, goal) == "waiting"
+    store.remove_dependency(goal, late, T0)
+    other = store.claim(T0, 60)
+    assert other is not None and other.card_id == child
+    assert store.complete(other.run_id, T0)
+    assert status(store, goal) == "ready"
