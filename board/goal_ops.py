@@ -19,6 +19,10 @@ from board.status import Action, Status
 class GoalCommands(StoreBase):
     """Goal budgets, children, parking and waking."""
 
+    def goal_turns(self, card_id: int) -> int:
+        """How many planner turns a goal has had (its `planned` events)."""
+        return int(self._db.cx.execute(q.GOAL_TURNS, {"id": card_id}).fetchone()[0])
+
     def goal_budget(self, card_id: int) -> int | None:
         """The goal's planner-turn budget, or None if the card is not a goal."""
         row = self._db.cx.execute(q.GOAL_BUDGET, {"id": card_id}).fetchone()

@@ -282,6 +282,7 @@ RETURNING id
 """
 
 # The planner turn is over: the goal waits for its children with a fresh set of attempts.
+GOAL_TURNS = "SELECT count(*) FROM events WHERE card_id = :id AND kind = 'planned'"
 PARK_GOAL = """
 UPDATE cards SET status = 'waiting', attempts = 0, run_id = NULL, updated_at = :now
 WHERE id = :card_id AND run_id = :run_id AND status = 'running'

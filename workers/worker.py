@@ -15,7 +15,7 @@ import traceback
 from datetime import datetime
 from pathlib import Path
 
-from board import Backoff, Store, open_store
+from board import Backoff, Card, Store, open_store
 from board.clock import utcnow
 from hermes.errors import HermesError
 from hermes.paths import logs_dir, profiles_dir
@@ -73,7 +73,7 @@ def _attempt(job: WorkerJob, store: Store, log: _Log) -> int:
     try:
         profile = load_profile(card.profile, profiles_dir())
         review = profile.review
-        outcome = _run(job, store, log, profile, heartbeat, runner_group)
+        outcome = _run(job, store, log, card, profile, heartbeat, runner_group)
     except HermesError as exc:
         outcome = Outcome(False, "", str(exc))
     except Exception as exc:  # a bug: fail the attempt visibly rather than vanish
@@ -91,14 +91,13 @@ def _run(
     job: WorkerJob,
     store: Store,
     log: _Log,
+    card: Card,
     profile: Profile,
     heartbeat: Heartbeat,
     runner_group: list[int],
 ) -> Outcome:
-    card = store.card(job.card_id)
-    runner: Runner = (
-        GoalRunner() if store.goal_budget(card.id) is not None else runner_for(profile.runner)
-    )
+    budget = store.goal_budget(card.id)
+    runner: Runner = GoalRunner(budget) if budget is not None else runner_for(profile.runner)
     path, branch = workspaces.location(card)
     store.set_workspace(job.run_id, utcnow(), branch=branch, worktree=str(path))
     log.line(f"workspace {path}" + (f" on {branch}" if branch else ""))

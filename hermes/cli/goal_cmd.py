@@ -98,11 +98,10 @@ def status(goal: CardId, as_json: JsonFlag = False) -> None:
 
 def goal_report(store: Any, goal_id: int) -> dict[str, Any]:
     """Everything `goal status` shows, as the JSON document it prints."""
-    store.card(goal_id)  # an unknown id is reported as such
+    detail = store.detail(goal_id)  # an unknown id is reported as such
     budget = store.goal_budget(goal_id)
     if budget is None:
         raise InvalidInput(f"card {goal_id} is not a goal; see `hermes board show {goal_id}`")
-    detail = store.detail(goal_id)
     turns = [e for e in detail.events if e.kind == "planned"]
     verdicts = [e for e in detail.events if e.kind == "verdict"]
     return {

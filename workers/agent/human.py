@@ -51,7 +51,7 @@ class HumanGate:
             answers = self._store.run_events(self._run_id, ANSWER_KINDS)
             if len(answers) > before:
                 return Answer(answers[-1].kind, answers[-1].data)
-            if self._store.run(self._run_id) is None or not self._live():
+            if not self._live():
                 raise LeaseLost()
             if deadline is not None and time.monotonic() >= deadline:
                 auto: dict[str, Any] = {"auto": True, "after_seconds": approve_after}

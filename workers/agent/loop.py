@@ -113,5 +113,9 @@ class AgentLoop:
             self.transcript.tool(call, result)
 
     def _outcome(self, ok: bool, result: str, error: str | None) -> Outcome:
-        usage = Usage(self.spend.tokens_in, self.spend.tokens_out, self.spend.cost_usd)
-        return Outcome(ok, result, error, usage=usage)
+        return Outcome(ok, result, error, usage=usage(self.spend))
+
+
+def usage(spend: Spend) -> Usage:
+    """What a run spent, as the board records it."""
+    return Usage(spend.tokens_in, spend.tokens_out, spend.cost_usd)

@@ -79,7 +79,14 @@ class Spend:
     def add(self, reply: Reply) -> None:
         """Count one model call."""
         self.turns += 1
-        self.tokens_in += reply.tokens_in
-        self.tokens_out += reply.tokens_out
-        if reply.cost_usd is not None:
-            self.cost_usd = (self.cost_usd or 0.0) + reply.cost_usd
+        self._count(reply.tokens_in, reply.tokens_out, reply.cost_usd)
+
+    def absorb(self, other: Spend) -> None:
+        """Add what another loop spent (tokens and money; not its turns)."""
+        self._count(other.tokens_in, other.tokens_out, other.cost_usd)
+
+    def _count(self, tokens_in: int, tokens_out: int, cost_usd: float | None) -> None:
+        self.tokens_in += tokens_in
+        self.tokens_out += tokens_out
+        if cost_usd is not None:  # unknown until some call says what it cost
+            self.cost_usd = (self.cost_usd or 0.0) + cost_usd

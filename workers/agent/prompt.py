@@ -13,6 +13,16 @@ from profiles import Profile
 DEPENDENCY_RESULT_CAP = 2000
 
 
+def skill_index(profile: Profile) -> str:
+    """The skills the model may load, listed for its prompt (if its tools include them)."""
+    if "skills" not in profile.tools:
+        return ""
+    from hermes.paths import skills_dir
+    from skills import index
+
+    return index(skills_dir())
+
+
 def system_prompt(profile: Profile, card: Card, skill_index: str) -> str:
     """The profile's soul, how to work a card here, and the skills that exist."""
     place = (

@@ -7,23 +7,20 @@ recover from; the loop never crashes on a tool. Only a lost lease stops the run.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from board import Card, Store
 from board.clock import utcnow
 from hermes.errors import Fenced, HermesError
 from hermes.paths import skills_dir
-from profiles import Profile
 from workers.agent import files
 from workers.agent.files import ToolError
 from workers.agent.human import HumanGate, LeaseLost
 from workers.agent.messages import ToolCall, ToolSpec
 from workers.agent.risk import Risk, classify
 from workers.agent.shell import run_shell
+from workers.runners.base import RunContext, run_env
 
 S = {"type": "string"}
 GROUPS = {
@@ -110,22 +107,11 @@ SPECS = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class AgentContext:
-    """What the tools act on: one run of one card in one workspace."""
-
-    card: Card
-    run_id: int
-    workspace: Path
-    profile: Profile
-    store: Store
-
-
 class Toolbox:
     """The profile's tools, bound to one run."""
 
-    def __init__(self, ctx: AgentContext, gate: HumanGate) -> None:
-        self.ctx, self.gate = ctx, gate
+    def __init__(self, ctx: RunContext) -> None:
+        self.ctx, self.gate = ctx, HumanGate(ctx.store, ctx.run_id, ctx.lost)
         self._handlers: dict[str, Callable[[dict[str, Any]], str]] = {
             "shell": self._shell,
             "read_file": lambda a: files.read_file(ctx.workspace, _text(a, "path")),
@@ -178,12 +164,7 @@ class Toolbox:
             refusal = self._approve(command, risk)
             if refusal is not None:
                 return refusal
-        env = {
-            **os.environ,
-            "HERMES_CARD_ID": str(self.ctx.card.id),
-            "HERMES_RUN_ID": str(self.ctx.run_id),
-            "HERMES_WORKSPACE": str(self.ctx.workspace),
-        }
+        env = run_env(self.ctx)
         return run_shell(command, self.ctx.workspace, self.ctx.profile.shell_timeout, env)
 
     def _approve(self, command: str, risk: Risk) -> str | None:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from workers.agent.human import HumanGate
 from workers.agent.loop import AgentLoop
 from workers.agent.messages import Message
 from workers.agent.model import ModelClient, ModelError
-from workers.agent.prompt import card_prompt, system_prompt
-from workers.agent.toolbox import AgentContext, Toolbox
+from workers.agent.prompt import card_prompt, skill_index, system_prompt
+from workers.agent.toolbox import Toolbox
 from workers.agent.transcript import Transcript
 from workers.runners.base import Outcome, RunContext
 
@@ -17,21 +16,15 @@ class AgentRunner:
 
     def run(self, ctx: RunContext) -> Outcome:
         """Work the card with the profile's model until it answers or a limit is hit."""
-        from hermes.paths import skills_dir
-        from skills import index
-
         try:
             client = ModelClient(ctx.profile)
         except ModelError as exc:
             return Outcome(False, "", str(exc))
         detail = ctx.store.detail(ctx.card.id)
         card = detail.card
-        agent = AgentContext(card, ctx.run_id, ctx.workspace, ctx.profile, ctx.store)
-        toolbox = Toolbox(agent, HumanGate(ctx.store, ctx.run_id, ctx.lost))
-        skills = index(skills_dir()) if "skills" in ctx.profile.tools else ""
         opening = [
-            Message("system", system_prompt(ctx.profile, card, skills)),
+            Message("system", system_prompt(ctx.profile, card, skill_index(ctx.profile))),
             Message("user", card_prompt(detail, ctx.store)),
         ]
-        loop = AgentLoop(ctx.profile, client, toolbox, Transcript(ctx.log_path), ctx.lost)
+        loop = AgentLoop(ctx.profile, client, Toolbox(ctx), Transcript(ctx.log_path), ctx.lost)
         return loop.run(opening)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,6 +26,16 @@ class RunContext:
     on_process: Callable[[int], None]  # called with the runner's process group id
     profile: Profile
     store: Store  # the worker's own connection (used from the worker's main thread)
+
+
+def run_env(ctx: RunContext) -> dict[str, str]:
+    """The environment of a process a run starts: ours, plus which card, run and workspace."""
+    return {
+        **os.environ,
+        "HERMES_CARD_ID": str(ctx.card.id),
+        "HERMES_RUN_ID": str(ctx.run_id),
+        "HERMES_WORKSPACE": str(ctx.workspace),
+    }
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ import subprocess
 import time
 
 from workers.logs import tail
-from workers.runners.base import Outcome, RunContext
+from workers.runners.base import Outcome, RunContext, run_env
 
 RESULT_BYTES = 4096
 POLL = 0.05
@@ -29,12 +29,7 @@ class CommandRunner:
 
 def run_process(argv: list[str], ctx: RunContext) -> Outcome:
     """Run `argv` in the workspace, output appended to the run log, in its own group."""
-    env = {
-        **os.environ,
-        "HERMES_CARD_ID": str(ctx.card.id),
-        "HERMES_RUN_ID": str(ctx.run_id),
-        "HERMES_WORKSPACE": str(ctx.workspace),
-    }
+    env = run_env(ctx)
     with ctx.log_path.open("ab") as log:
         start = log.tell()
         proc = subprocess.Popen(

@@ -20,15 +20,14 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from board import Card, Usage
+from board import Card
 from board.clock import utcnow
-from hermes.paths import profiles_dir, skills_dir
-from workers.agent.human import HumanGate
-from workers.agent.loop import AgentLoop
+from hermes.paths import profiles_dir
+from workers.agent.loop import AgentLoop, usage
 from workers.agent.messages import Message, Spend, ToolSpec
 from workers.agent.model import ModelClient, ModelError
-from workers.agent.prompt import system_prompt
-from workers.agent.toolbox import AgentContext, Toolbox
+from workers.agent.prompt import skill_index, system_prompt
+from workers.agent.toolbox import Toolbox
 from workers.agent.transcript import Transcript
 from workers.runners.base import Outcome, RunContext
 
@@ -59,13 +58,15 @@ class Verdict:
 
 
 class GoalRunner:
-    """One step of a goal: judge, or plan, or both."""
+    """One step of a goal: judge, or plan, or both, within `budget` planner turns."""
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
 
     def run(self, ctx: RunContext) -> Outcome:
         """Judge the finished children (if a turn came before), then plan or finish."""
-        store, goal = ctx.store, ctx.card
-        budget = store.goal_budget(goal.id) or 20
-        turns = sum(1 for e in store.detail(goal.id).events if e.kind == "planned")
+        store, goal, budget = ctx.store, ctx.card, self.budget
+        turns = store.goal_turns(goal.id)
         transcript = Transcript(ctx.log_path)
         spend = Spend()
         try:
@@ -76,14 +77,14 @@ class GoalRunner:
                 data = {"turn": turns, "done": verdict.done, "reason": verdict.reason}
                 store.note(goal.id, "verdict", utcnow(), f"run:{ctx.run_id}", data)
                 if verdict.done:
-                    return Outcome(True, verdict.reason, usage=_usage(spend))
+                    return Outcome(True, verdict.reason, usage=usage(spend))
                 if turns >= budget:
                     error = f"goal not met after {budget} planner turns: {verdict.reason}"
-                    return Outcome(False, "", error, usage=_usage(spend), final=True)
+                    return Outcome(False, "", error, usage=usage(spend), final=True)
                 feedback = verdict.reason
             return self._plan(ctx, client, turns + 1, budget, feedback, transcript, spend)
         except ModelError as exc:
-            return Outcome(False, "", str(exc), usage=_usage(spend))
+            return Outcome(False, "", str(exc), usage=usage(spend))
 
     def _judge(
         self,
@@ -117,27 +118,22 @@ class GoalRunner:
         transcript: Transcript,
         spend: Spend,
     ) -> Outcome:
-        from skills import index
 
         store, goal = ctx.store, ctx.card
-        before = {child.id for child in store.children(goal.id)}
+        children = store.children(goal.id)
+        before = {child.id for child in children}
         transcript.note(f"planner turn {turn} of {budget}")
-        agent = AgentContext(goal, ctx.run_id, ctx.workspace, ctx.profile, store)
-        toolbox = Toolbox(agent, HumanGate(store, ctx.run_id, ctx.lost))
-        skills = index(skills_dir()) if "skills" in ctx.profile.tools else ""
-        system = system_prompt(ctx.profile, goal, skills) + "\n\n" + profiles_note()
-        ask = planner_message(goal, store.children(goal.id), turn, budget, feedback)
-        loop = AgentLoop(ctx.profile, client, toolbox, transcript, ctx.lost)
+        system = system_prompt(ctx.profile, goal, skill_index(ctx.profile))
+        system += "\n\n" + profiles_note()
+        ask = planner_message(goal, children, turn, budget, feedback)
+        loop = AgentLoop(ctx.profile, client, Toolbox(ctx), transcript, ctx.lost)
         outcome = loop.run([Message("system", system), Message("user", ask)])
-        spend.tokens_in += loop.spend.tokens_in
-        spend.tokens_out += loop.spend.tokens_out
-        if loop.spend.cost_usd is not None:
-            spend.cost_usd = (spend.cost_usd or 0.0) + loop.spend.cost_usd
+        spend.absorb(loop.spend)
         if not outcome.ok:
-            return Outcome(False, outcome.result, outcome.error, usage=_usage(spend))
+            return Outcome(False, outcome.result, outcome.error, usage=usage(spend))
         added = [c.id for c in store.children(goal.id) if c.id not in before]
         plan = {"turn": turn, "added": added, "summary": outcome.result[:RESULT_CAP]}
-        return Outcome(True, outcome.result, usage=_usage(spend), plan=plan)
+        return Outcome(True, outcome.result, usage=usage(spend), plan=plan)
 
 
 def objective(goal: Card, children: list[Card]) -> str:
@@ -185,7 +181,3 @@ def profiles_note() -> str:
 
     rows = [f"- {p.name} ({p.runner}): {p.description}" for p, _ in list_profiles(profiles_dir())]
     return "Profiles you can give a card (board_add profile):\n" + "\n".join(rows)
-
-
-def _usage(spend: Spend) -> Usage:
-    return Usage(spend.tokens_in, spend.tokens_out, spend.cost_usd)
