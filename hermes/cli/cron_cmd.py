@@ -14,16 +14,14 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from board.clock import utcnow
-from hermes.cli.board_cmd import read_body
-from hermes.cli.common import job_id, open_board, print_json
+from hermes.cli.common import open_board, print_json
+from hermes.cli.options import JobId, JsonFlag, read_body
 from hermes.errors import InvalidInput
 
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
 
 cron_app = typer.Typer(help="Schedules that create cards on every fire.", no_args_is_help=True)
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document instead.")]
-JobId = Annotated[int, typer.Argument(parser=job_id, metavar="ID", help="The cron job's id.")]
 _DELIVER = re.compile(r"[a-z][a-z0-9_-]*:\S+")
 
 

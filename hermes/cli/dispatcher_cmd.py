@@ -10,13 +10,13 @@ import typer
 from board.cards import MAX_CONCURRENCY
 from board.clock import utcnow
 from hermes.cli.common import open_board, print_json, within
+from hermes.cli.options import JsonFlag
 from hermes.errors import InvalidInput
 from hermes.paths import board_url
 
 dispatcher_app = typer.Typer(
     help="Run cards: claim ready ones and work them in parallel.", no_args_is_help=True
 )
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document instead.")]
 
 
 DAY = 86400.0

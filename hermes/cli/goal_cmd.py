@@ -13,8 +13,8 @@ import typer
 from typer.core import TyperGroup
 
 from board.clock import utcnow
-from hermes.cli.board_cmd import CardId
 from hermes.cli.common import open_board, print_json, within
+from hermes.cli.options import CardId, JsonFlag
 from hermes.errors import InvalidInput
 
 #: Planner turns a goal may spend at most; a typo beyond it should not run for weeks.
@@ -39,7 +39,6 @@ goal_app = typer.Typer(
     ),
     no_args_is_help=True,
 )
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document instead.")]
 
 
 @goal_app.command("new", hidden=True)

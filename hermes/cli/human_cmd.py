@@ -12,8 +12,9 @@ from typing import Annotated
 import typer
 
 from board.clock import utcnow
-from hermes.cli.board_cmd import CardId, board_app
+from hermes.cli.board_cmd import board_app
 from hermes.cli.common import open_board
+from hermes.cli.options import CardId
 from hermes.errors import InvalidInput
 
 

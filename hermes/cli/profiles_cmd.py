@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from hermes.cli.common import print_json
+from hermes.cli.options import JsonFlag
 from hermes.paths import profiles_dir
 from profiles import is_builtin
 
@@ -15,7 +16,6 @@ if TYPE_CHECKING:
     from profiles import Profile
 
 profiles_app = typer.Typer(help="List and inspect worker profiles.", no_args_is_help=True)
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document instead.")]
 
 
 def _profile_json(profile: Profile, path: Path) -> dict[str, Any]:

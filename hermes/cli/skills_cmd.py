@@ -8,10 +8,10 @@ from typing import Annotated
 import typer
 
 from hermes.cli.common import print_json
+from hermes.cli.options import JsonFlag
 from hermes.paths import skills_dir
 
 skills_app = typer.Typer(help="List, read and add agent skills.", no_args_is_help=True)
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document instead.")]
 
 
 @skills_app.command("list")

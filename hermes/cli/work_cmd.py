@@ -12,8 +12,9 @@ import typer
 
 from board import Card, Status
 from board.clock import utcnow
-from hermes.cli.board_cmd import CardId, board_app
+from hermes.cli.board_cmd import board_app
 from hermes.cli.common import open_board
+from hermes.cli.options import CardId
 from hermes.errors import IllegalTransition, InvalidInput
 from hermes.paths import logs_dir
 from workers.logs import card_logs
