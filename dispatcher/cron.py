@@ -45,7 +45,7 @@ def fire_due(store: Store, now: datetime) -> list[str]:
     for job in store.due_jobs(now):
         try:
             report = _fire(store, job, now)
-        except (HermesError, OverflowError, ValueError) as exc:  # one bad job stops no other
+        except HermesError as exc:  # one job that cannot be scheduled stops no other
             report = _pause_broken(store, job, now, str(exc))
         if report:
             reports.append(report)

@@ -10,6 +10,8 @@ is due, with `now` passed in so tests can use literal times.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -169,11 +171,22 @@ def _wall(moment: datetime, tz: Any) -> datetime:
     return moment.astimezone(tz).replace(tzinfo=None)
 
 
+@contextmanager
+def _calendar(schedule: str) -> Iterator[None]:
+    """Calendar arithmetic past year 9999 (or before year 1) as a clear refusal."""
+    try:
+        yield
+    except (OverflowError, ValueError):
+        raise InvalidInput(
+            f"schedule {schedule!r} fires too far apart to compute; use a shorter interval"
+        ) from None
+
+
 def first_fire(schedule: str, tz: ZoneInfo, anchor: datetime) -> datetime:
     """The first fire time after `anchor` (a job's creation, or its resumption)."""
-    fire = trigger(schedule, tz, anchor).get_next_fire_time(
-        None, anchor + timedelta(microseconds=1)
-    )
+    rule = trigger(schedule, tz, anchor)
+    with _calendar(schedule):
+        fire = rule.get_next_fire_time(None, anchor + timedelta(microseconds=1))
     if fire is None:
         raise InvalidInput(f"schedule {schedule!r} never fires")
     return fire  # type: ignore[no-any-return]
@@ -199,10 +212,11 @@ def due(
         return None
     rule = trigger(schedule, tz, anchor)
     fire, missed = next_fire, 0
-    for _ in range(MAX_STEPS):
-        following = following_fire(rule, fire)
-        if following is None or following > now:
-            return Due(fire, missed, following)
-        fire, missed = following, missed + 1
-    following = rule.get_next_fire_time(None, now)  # an enormous gap: skip straight ahead
+    with _calendar(schedule):
+        for _ in range(MAX_STEPS):
+            following = following_fire(rule, fire)
+            if following is None or following > now:
+                return Due(fire, missed, following)
+            fire, missed = following, missed + 1
+        following = rule.get_next_fire_time(None, now)  # an enormous gap: skip ahead
     return Due(fire, missed, following)

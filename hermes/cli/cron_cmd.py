@@ -7,7 +7,6 @@ fires them. See docs/cron.md.
 from __future__ import annotations
 
 import re
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -19,7 +18,7 @@ from hermes.cli.options import JobId, JsonFlag, read_body
 from hermes.errors import InvalidInput
 
 if TYPE_CHECKING:
-    from zoneinfo import ZoneInfo
+    pass
 
 cron_app = typer.Typer(help="Schedules that create cards on every fire.", no_args_is_help=True)
 _DELIVER = re.compile(r"[a-z][a-z0-9_-]*:\S+")
@@ -55,7 +54,7 @@ def add(
     """Add a schedule; prints the job id (or the job as JSON)."""
     from board.card_ops import check_new_card
     from board.cron_ops import NewJob
-    from dispatcher.schedule import local_zone_name, zone
+    from dispatcher.schedule import first_fire, local_zone_name, zone
     from hermes.intake import CardRequest, resolve
 
     if overlap not in ("skip", "allow"):
@@ -66,7 +65,7 @@ def add(
         )
     now = utcnow()
     zone_name = local_zone_name() if tz is None else tz
-    next_fire = _first_fire(schedule, zone(zone_name), now)
+    next_fire = first_fire(schedule, zone(zone_name), now)
     text = read_body(body, body_file)
     card = resolve(
         CardRequest(title=title, body=text, profile=profile, repo=repo, no_repo=no_repo), now
@@ -89,18 +88,6 @@ def add(
             print_json(store.job(job_id).to_json())
             return
     print(job_id)
-
-
-def _first_fire(schedule: str, tz: ZoneInfo, now: datetime) -> datetime:
-    """The schedule's first fire after `now`; one past the calendar's end is refused."""
-    from dispatcher.schedule import first_fire
-
-    try:
-        return first_fire(schedule, tz, now)
-    except (OverflowError, ValueError):  # a next fire past the calendar's end (year 9999)
-        raise InvalidInput(
-            f"schedule {schedule!r} fires too far apart to compute; use a shorter interval"
-        ) from None
 
 
 @cron_app.command("list")
@@ -145,12 +132,12 @@ def pause(job: JobId) -> None:
 @cron_app.command("resume")
 def resume(job: JobId) -> None:
     """Fire again from the next scheduled time (fires while paused are not made up)."""
-    from dispatcher.schedule import zone
+    from dispatcher.schedule import first_fire, zone
 
     now = utcnow()
     with open_board() as store:
         found = store.job(job)
-        next_fire = _first_fire(found.schedule, zone(found.tz), now)
+        next_fire = first_fire(found.schedule, zone(found.tz), now)
         store.set_paused(job, now, False, next_fire)
     print(f"cron job {job} resumed; next fire {next_fire.astimezone():%Y-%m-%d %H:%M:%S}")
 
