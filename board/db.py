@@ -89,6 +89,7 @@ class Database:
         busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
     ) -> None:
         self.path = path
+        _private(path)
         try:
             self.cx = sqlite3.connect(
                 path,
@@ -145,6 +146,23 @@ class Database:
     def close(self) -> None:
         """Close the connection; uncommitted work is rolled back."""
         self.cx.close()
+
+
+def _private(path: Path) -> None:
+    """Make the board file readable by its owner only (0600), creating it so; SQLite
+    gives its `-wal` and `-shm` files the same permissions. Best effort: a board the
+    user cannot chmod (someone else's, read-only) still opens.
+
+    Only paths are used once the file exists: closing any descriptor of a database file
+    drops every POSIX lock this process holds on it, including SQLite's own."""
+    try:
+        if not path.exists():
+            os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
+        for side in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+            if side.exists() and side.stat().st_mode & 0o077:
+                side.chmod(0o600)
+    except OSError:
+        pass  # SQLite will say what is wrong, with the fix
 
 
 def open_database(url: str, *, synchronous: str | None = None) -> Database:

@@ -137,11 +137,12 @@ class RunCommands(GoalCommands):
         retry: bool = True,
     ) -> bool:
         """End the attempt as failed (or `timeout`): the card is retried after a backoff
-        while attempts remain, else it fails with `error` visible. False if fenced off."""
+        while attempts remain, else it fails with `error` visible. An attempt may end while
+        it waits for a human (its deadline passed). False if fenced off."""
         stamp = iso(now)
         with self._db.write() as cx:
             live = self._live_run(cx, run_id)
-            if live is None or live.status is not Status.RUNNING:
+            if live is None or live.status not in (Status.RUNNING, Status.NEEDS_INPUT):
                 return False
             more = retry and live.attempts < live.max_attempts
             to = Status.READY if more else Status.FAILED
@@ -159,7 +160,7 @@ class RunCommands(GoalCommands):
             self._transition(
                 cx,
                 live.card_id,
-                Status.RUNNING,
+                live.status,
                 to,
                 Action.FAIL,
                 f"run:{run_id}",

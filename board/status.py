@@ -90,6 +90,8 @@ TRANSITIONS: frozenset[Transition] = frozenset(
         Transition(S.NEEDS_INPUT, S.RUNNING, A.RESUME),
         Transition(S.RUNNING, S.READY, A.FAIL),
         Transition(S.RUNNING, S.FAILED, A.FAIL),
+        Transition(S.NEEDS_INPUT, S.READY, A.FAIL),  # its deadline passed while it waited
+        Transition(S.NEEDS_INPUT, S.FAILED, A.FAIL),
         Transition(S.RUNNING, S.READY, A.RECLAIM),
         Transition(S.RUNNING, S.FAILED, A.RECLAIM),
         Transition(S.NEEDS_INPUT, S.READY, A.RECLAIM),

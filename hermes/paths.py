@@ -1,7 +1,9 @@
 """Where hermes keeps its state: everything lives under one root, `HERMES_HOME`.
 
 A single root with an environment override makes state easy to find, back up, and
-isolate in tests (each test points `HERMES_HOME` at a temporary directory).
+isolate in tests (each test points `HERMES_HOME` at a temporary directory). The root is
+private to the user (0700): it holds the board, run logs and transcripts, which can
+contain anything card work printed. A home made before that is tightened when opened.
 """
 
 from __future__ import annotations
@@ -19,10 +21,21 @@ def hermes_home() -> Path:
     return Path(os.environ.get("HERMES_HOME") or DEFAULT_HOME).expanduser()
 
 
-def ensure_dir(path: Path) -> Path:
+def ensure_home() -> Path:
+    """The state root, created private (0700) on first use and tightened if it is not."""
+    home = ensure_dir(hermes_home(), mode=0o700)
+    try:
+        if home.stat().st_mode & 0o077:
+            home.chmod(0o700)
+    except OSError:
+        pass  # not ours to change (a shared, read-only home): it still works
+    return home
+
+
+def ensure_dir(path: Path, mode: int = 0o777) -> Path:
     """Create `path` (and parents) on first use, with an actionable error if we cannot."""
     try:
-        path.mkdir(parents=True, exist_ok=True)
+        path.mkdir(mode=mode, parents=True, exist_ok=True)
     except OSError as exc:
         reason = exc.strerror or str(exc)
         raise StorageError(
@@ -36,7 +49,7 @@ def board_url() -> str:
     url = os.environ.get("HERMES_DB_URL")
     if url:
         return url
-    return f"sqlite:///{ensure_dir(hermes_home()) / 'board.db'}"
+    return f"sqlite:///{ensure_home() / 'board.db'}"
 
 
 def profiles_dir() -> Path:

@@ -17,6 +17,9 @@ from hermes.errors import ProfileError
 from profiles.files import profile_file, profile_files
 from profiles.model import Profile
 
+#: Fields whose bad value may be a secret pasted by mistake: never echoed in errors.
+SECRET_SHAPED = ("api_key_env", "env", "secret_env")
+
 _SafeLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
@@ -85,8 +88,8 @@ def _explain(path: Path, exc: ValidationError) -> str:
     message = str(err["msg"]).removeprefix("Value error, ")
     if not field:
         return f"profile file {path}: {message}"
-    got = err.get("input")
+    got = "" if field.split(".")[0] in SECRET_SHAPED else f" (got {err.get('input')!r})"
     return (
-        f"profile file {path}: field {field!r}: {message} (got {got!r}); "
+        f"profile file {path}: field {field!r}: {message}{got}; "
         "fix the value or remove the field to use the default"
     )

@@ -6,13 +6,46 @@ error that names the field instead of a setting that silently does nothing.
 
 from __future__ import annotations
 
-from typing import Literal
+import re
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from board.cards import MAX_ATTEMPTS_LIMIT, MAX_CONCURRENCY, MAX_TIMEOUT
 
 Runner = Literal["command", "agent", "cli"]
+#: A variable name, as `api_key_env`, `env` and `secret_env` take them (never a value).
+ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
+
+
+class BackendSpec(BaseModel):
+    """Where a profile's card work executes (see docs/security.md).
+
+    `auto` is the sandbox where this machine can sandbox and local elsewhere (the run log
+    and `hermes doctor` say which)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["auto", "local", "sandbox"] = "auto"
+    network: bool = False  # sandbox: reach the network (off: a private loopback only)
+    expose: list[str] = Field(default_factory=list)  # sandbox: more read-only paths
+
+
+class ApprovalRules(BaseModel):
+    """What happens to an agent's risky shell commands, plus the profile's own rules.
+
+    Patterns are shell-style globs matched against each command of a command line (and
+    the whole line): `deny` refuses, `ask` waits for a human, `allow` runs without asking.
+    A command matching several lists takes the strictest."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    mode: Literal["ask", "auto", "deny"] = "ask"
+    allow: list[str] = Field(default_factory=list)
+    ask: list[str] = Field(default_factory=list)
+    deny: list[str] = Field(default_factory=list)
+
+
 Tool = Literal["shell", "files", "board", "skills"]
 ALL_TOOLS: tuple[Tool, ...] = ("shell", "files", "board", "skills")
 
@@ -46,13 +79,55 @@ class Profile(BaseModel):
     shell_timeout: float = Field(
         default=120, gt=0, allow_inf_nan=False
     )  # seconds per `shell` tool call
-    approvals: Literal["ask", "auto", "deny"] = "ask"  # risky shell commands
+    approvals: ApprovalRules = Field(default_factory=ApprovalRules)  # risky shell commands
     approve_low_after: float = Field(
         default=300, ge=0, allow_inf_nan=False
     )  # low risk: approved if unanswered
     learn: bool = False  # offer to save a skill after a long run
+    # how long one wait for a human may last; unset: waits count against `timeout`
+    human_timeout: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    # containment (every runner)
+    backend: BackendSpec = Field(default_factory=BackendSpec)
+    env: list[str] = Field(default_factory=list)  # variables passed to card work on purpose
+    secret_env: list[str] = Field(default_factory=list)  # more variables kept from card work
     # runner: cli
     command: list[str] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _cli_agents_run_locally(cls, data: Any) -> Any:
+        """External agent CLIs need their own login and settings under $HOME, which a
+        sandbox hides: unless told otherwise they run locally."""
+        if isinstance(data, dict) and data.get("runner") == "cli" and "backend" not in data:
+            return {**data, "backend": "local"}
+        return data
+
+    @field_validator("backend", mode="before")
+    @classmethod
+    def _backend_by_name(cls, value: Any) -> Any:
+        return {"kind": value} if isinstance(value, str) else value
+
+    @field_validator("approvals", mode="before")
+    @classmethod
+    def _approvals_by_mode(cls, value: Any) -> Any:
+        return {"mode": value} if isinstance(value, str) else value
+
+    @field_validator("api_key_env")
+    @classmethod
+    def _key_variable_name(cls, name: str | None) -> str | None:
+        if name is not None and not re.fullmatch(ENV_NAME, name):
+            raise ValueError(
+                "give the name of the variable that holds the key (e.g. OPENAI_API_KEY), "
+                "never the key itself"
+            )
+        return name
+
+    @field_validator("env", "secret_env")
+    @classmethod
+    def _variable_names(cls, names: list[str]) -> list[str]:
+        if not all(re.fullmatch(ENV_NAME, name) for name in names):
+            raise ValueError("list variable names (e.g. GITHUB_TOKEN), never their values")
+        return names
 
     @model_validator(mode="after")
     def _runner_has_what_it_needs(self) -> Profile:

@@ -6,8 +6,10 @@ The worker writes its own progress lines and the runner's output into the same f
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
+from typing import BinaryIO
 
 _RUN = re.compile(r"run-(\d+)\.log")
 
@@ -15,6 +17,14 @@ _RUN = re.compile(r"run-(\d+)\.log")
 def run_log(logs_dir: Path, card_id: int, run_id: int) -> Path:
     """The log file of one run."""
     return logs_dir / f"card-{card_id}" / f"run-{run_id}.log"
+
+
+def open_log(path: Path) -> BinaryIO:
+    """Open a run's log (or transcript) for appending: private to the user (0600), in a
+    folder only the user can enter (0700)."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    return os.fdopen(fd, "ab")
 
 
 def card_logs(logs_dir: Path, card_id: int) -> list[Path]:

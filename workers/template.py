@@ -64,7 +64,11 @@ def _become_worker(job: WorkerJob) -> None:
 
 
 def warm(kind: str) -> None:
-    """Import what workers of `kind` need before forking them (`agent`: litellm too)."""
+    """Import what workers of `kind` need before forking them (`agent`: litellm too), and
+    find out once whether this machine can sandbox (every fork inherits the answer)."""
+    from workers.backends import probe
+
+    probe()
     if kind == "agent":
         from workers.agent.model import warm_up
         from workers.runners import agent  # noqa: F401

@@ -5,12 +5,18 @@ runs the profile's runner, commits, and finishes the card with its run id as the
 token. It needs nothing from the dispatcher after it starts, so when the dispatcher dies
 its workers still finish their cards; and when its lease is lost (the run was reclaimed
 or cancelled) every write it could still make is refused, and it stops.
+
+The runner works in a thread of its own while the worker's main thread watches the
+attempt's deadline: past it, the attempt is halted (every process tree it started is
+killed) and ends `timeout` within a second, whatever the runner was doing - a model
+call, a wait for a human, a command on any backend.
 """
 
 from __future__ import annotations
 
 import os
 import socket
+import threading
 import traceback
 from datetime import datetime
 from pathlib import Path
@@ -21,12 +27,15 @@ from hermes.errors import HermesError
 from hermes.paths import logs_dir, profiles_dir
 from profiles import Profile, load_profile
 from workers import workspace as workspaces
+from workers.attempt import Attempt
+from workers.backends import BackendUnavailable
+from workers.context import card_secrets, make_context
 from workers.heartbeat import Heartbeat
 from workers.job import WorkerJob
-from workers.logs import run_log
+from workers.logs import open_log, run_log
 from workers.runners import Outcome, RunContext, Runner, runner_for
-from workers.runners.command import kill_group
 from workers.runners.goal import GoalRunner
+from workers.secrets import Masker
 
 HOST = socket.gethostname()
 
@@ -34,57 +43,105 @@ EXIT_DONE = 0  # the run ended and the board says how (done or failed)
 EXIT_FENCED = 3  # the run was no longer ours when the worker started or finished
 EXIT_LOST = 4  # the lease was lost mid-run; nothing was written
 
+WATCH = 0.1  # how often the main thread looks at the deadline
+GRACE = 0.5  # how long a halted runner gets to return what it has
+
 
 class _Log:
     """The worker's own lines in the run log, between the runner's output."""
 
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
+    def __init__(self, path: Path, masker: Masker) -> None:
+        self.path, self.masker = path, masker
 
     def line(self, text: str) -> None:
         stamp = datetime.now().strftime("%H:%M:%S")
-        with self.path.open("a", encoding="utf-8") as handle:
-            handle.write(f"[hermes {stamp}] {text}\n")
+        with open_log(self.path) as handle:
+            handle.write(f"[hermes {stamp}] {self.masker.text(text)}\n".encode())
 
 
 def work(job: WorkerJob) -> int:
     """Run one attempt; the return value is the process exit code (see EXIT_*)."""
-    log = _Log(run_log(logs_dir(), job.card_id, job.run_id))
+    secrets, masker = card_secrets(os.environ)
+    log = _Log(run_log(logs_dir(), job.card_id, job.run_id), masker)
     store = open_store(job.db_url)
     try:
         if not store.start_run(job.run_id, utcnow(), job.lease, pid=os.getpid(), host=HOST):
             log.line(f"run {job.run_id} is no longer live; not starting")
             return EXIT_FENCED
-        return _attempt(job, store, log)
+        return _attempt(job, store, log, secrets)
     finally:
         store.close()
 
 
-def _attempt(job: WorkerJob, store: Store, log: _Log) -> int:
+def _attempt(job: WorkerJob, store: Store, log: _Log, secrets: frozenset[str]) -> int:
     card = store.card(job.card_id)
-    runner_group: list[int] = []
+    attempt = Attempt(card.timeout)
     heartbeat = Heartbeat(
-        job.db_url, job.run_id, job.heartbeat, job.lease, lambda: _stop(runner_group, log)
+        job.db_url, job.run_id, job.heartbeat, job.lease, lambda: _lost(attempt, log)
     )
     heartbeat.start()
     log.line(f"run {job.run_id} of card {card.id} ({card.profile}) started, pid {os.getpid()}")
     review = False
     try:
         profile = load_profile(card.profile, profiles_dir())
-        review = profile.review
-        outcome = _run(job, store, log, card, profile, heartbeat, runner_group)
+        review, attempt.human_timeout = profile.review, profile.human_timeout
+        outcome, busy = _supervise(job, store, log, card, profile, attempt, secrets)
     except HermesError as exc:
-        outcome = Outcome(False, "", str(exc))
-    except Exception as exc:  # a bug: fail the attempt visibly rather than vanish
-        log.line(traceback.format_exc().rstrip())
-        outcome = Outcome(False, "", f"worker error: {type(exc).__name__}: {exc}")
+        outcome, busy = Outcome(False, "", str(exc)), False
     finally:
         heartbeat.stop()
-    if heartbeat.lost.is_set():
+        attempt.kill_all()  # background processes of the attempt end with it
+    if attempt.reason == "lost":
         log.line("lease lost: the run was reclaimed or cancelled; stopping without a result")
         return EXIT_LOST
-    return _finish(job, store, log, outcome, review)
+    if not busy:
+        return _finish(job, store, log, outcome, review)
+    # The halted runner may still be using the worker's connection: finish on a new one.
+    with open_store(job.db_url) as finisher:
+        return _finish(job, finisher, log, outcome, review)
+
+
+def _supervise(
+    job: WorkerJob,
+    store: Store,
+    log: _Log,
+    card: Card,
+    profile: Profile,
+    attempt: Attempt,
+    secrets: frozenset[str],
+) -> tuple[Outcome, bool]:
+    """Run the attempt in a thread; halt it at its deadline. Says whether the runner is
+    still busy (it did not return within the grace after a halt)."""
+    outcomes: list[Outcome] = []
+    done = threading.Event()
+
+    def body() -> None:
+        try:
+            outcomes.append(_run(job, store, log, card, profile, attempt, secrets))
+        except BackendUnavailable as exc:
+            outcomes.append(Outcome(False, "", str(exc), final=True))
+        except HermesError as exc:
+            outcomes.append(Outcome(False, "", str(exc)))
+        except Exception as exc:  # a bug: fail the attempt visibly rather than vanish
+            log.line(traceback.format_exc().rstrip())
+            outcomes.append(Outcome(False, "", f"worker error: {type(exc).__name__}: {exc}"))
+        finally:
+            done.set()
+
+    threading.Thread(target=body, name=f"attempt-run-{job.run_id}", daemon=True).start()
+    while not done.wait(WATCH):
+        if (why := attempt.overdue()) is not None:
+            attempt.halt("timeout", why)
+            break
+    if attempt.reason is None:
+        return outcomes[0], False
+    busy = not done.wait(GRACE)  # the runner's partial result, if it gives it back in time
+    if attempt.reason == "timeout":
+        log.line(attempt.why)
+        partial = outcomes[0] if outcomes else Outcome(False, "")
+        timeout = Outcome(False, partial.result, attempt.why, timed_out=True, usage=partial.usage)
+        return timeout, busy
+    return Outcome(False, "", "stopped: the lease was lost"), busy
 
 
 def _run(
@@ -93,8 +150,8 @@ def _run(
     log: _Log,
     card: Card,
     profile: Profile,
-    heartbeat: Heartbeat,
-    runner_group: list[int],
+    attempt: Attempt,
+    secrets: frozenset[str],
 ) -> Outcome:
     budget = store.goal_budget(card.id)
     runner: Runner = GoalRunner(budget) if budget is not None else runner_for(profile.runner)
@@ -103,24 +160,9 @@ def _run(
     log.line(f"workspace {path}" + (f" on {branch}" if branch else ""))
     space = workspaces.prepare(card, store)
     try:
-
-        def started(pgid: int) -> None:
-            runner_group.append(pgid)
-            store.set_runner(job.run_id, pgid)
-
-        ctx = RunContext(
-            card,
-            job.run_id,
-            space.path,
-            log.path,
-            card.timeout,
-            heartbeat.lost,
-            started,
-            profile,
-            store,
-        )
+        ctx = _context(job, store, log, card, profile, attempt, secrets, space)
         outcome = runner.run(ctx)
-        if outcome.ok and not heartbeat.lost.is_set():
+        if outcome.ok and not attempt.stop.is_set():
             sha = workspaces.commit(space, card)
             if sha:
                 log.line(f"committed {sha[:10]} on {space.branch}")
@@ -129,34 +171,66 @@ def _run(
         os.close(space.lock_fd)
 
 
+def _context(
+    job: WorkerJob,
+    store: Store,
+    log: _Log,
+    card: Card,
+    profile: Profile,
+    attempt: Attempt,
+    secrets: frozenset[str],
+    space: workspaces.Workspace,
+) -> RunContext:
+    return make_context(
+        card=card,
+        run_id=job.run_id,
+        workspace=space.path,
+        log_path=log.path,
+        profile=profile,
+        store=store,
+        attempt=attempt,
+        secrets=secrets,
+        masker=log.masker,
+        repo_git=workspaces.git_dir(space) if space.repo is not None else None,
+        on_process=lambda group: _record_group(store, job.run_id, group),
+        report=log.line,
+    )
+
+
 def _finish(job: WorkerJob, store: Store, log: _Log, outcome: Outcome, review: bool) -> int:
     now = utcnow()
+    mask = log.masker
     if outcome.ok and outcome.plan is not None:
         applied = store.park_goal(job.run_id, now, outcome.plan, usage=outcome.usage)
         log.line(f"planner turn {outcome.plan['turn']} done; the goal waits for its cards")
     elif outcome.ok:
-        applied = store.complete(
-            job.run_id, now, result=outcome.result, review=review, usage=outcome.usage
-        )
+        result = mask.text(outcome.result)
+        applied = store.complete(job.run_id, now, result=result, review=review, usage=outcome.usage)
         log.line("done" + (" (waiting for review)" if review else ""))
     else:
+        error = mask.text(outcome.error or "failed")
         applied = store.fail(
             job.run_id,
             now,
-            outcome.error or "failed",
+            error,
             outcome="timeout" if outcome.timed_out else "failed",
             exit_code=outcome.exit_code,
-            result=outcome.result or None,
+            result=mask.optional(outcome.result or None),
             usage=outcome.usage,
             backoff=Backoff(job.backoff_base, job.backoff_cap),
             retry=not outcome.final,
         )
-        log.line(f"failed: {outcome.error}")
+        log.line(f"failed: {error}")
     return EXIT_DONE if applied else EXIT_FENCED
 
 
-def _stop(runner_group: list[int], log: _Log) -> None:
+def _record_group(store: Store, run_id: int, group: int) -> None:
+    """Record a process group of card work on the run: if this worker dies, whoever
+    reclaims the run kills it."""
+    store.set_runner(run_id, group)
+
+
+def _lost(attempt: Attempt, log: _Log) -> None:
     """The lease is gone: kill the runner now (the heartbeat thread calls this)."""
     log.line("lease lost; killing the runner")
-    for pgid in runner_group:
-        kill_group(pgid)
+    attempt.halt("lost")

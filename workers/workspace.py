@@ -15,7 +15,14 @@ from pathlib import Path
 
 from board import Card, Store
 from hermes.paths import workspaces_dir, worktrees_dir
-from worktrees import WorkspaceError, branch_for, commit_all, prepare_worktree, worktree_path
+from worktrees import (
+    WorkspaceError,
+    branch_for,
+    commit_card,
+    common_git_dir,
+    prepare_worktree,
+    worktree_path,
+)
 
 LOCK_WAIT = 5.0
 
@@ -62,11 +69,18 @@ def commit(workspace: Workspace, card: Card) -> str | None:
     """Commit the run's changes on the card branch; None for scratch or no changes."""
     if workspace.repo is None:
         return None
-    return commit_all(workspace.path, f"hermes: card {card.id}: {card.title.splitlines()[0]}")
+    message = f"hermes: card {card.id}: {card.title.splitlines()[0]}"
+    return commit_card(workspace.repo, card.id, workspace.path, message)
+
+
+def git_dir(workspace: Workspace) -> Path:
+    """The card's repository's own git directory (a sandbox shows it read-only)."""
+    assert workspace.repo is not None
+    return common_git_dir(workspace.repo)
 
 
 def _lock(path: Path) -> int:
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     deadline = time.monotonic() + LOCK_WAIT
     while True:
         try:

@@ -4,6 +4,13 @@ dependencies' branches merged in, its results committed, merged back on request.
 Everything happens inside the card's own worktree (or a temporary one); the user's
 checkout and branch are only ever touched by `merge_card` when the user's checkout is
 on the card's base branch and clean, which is what `hermes board merge` asks for.
+
+Card work can write anything in its worktree, including the `.git` file that tells git
+where the repository is. So hermes' own git never discovers a card's repository from the
+worktree: it names the git directory itself (found in the user's repository, from the
+card's id), rewrites the `.git` file before use, refuses a worktree whose git records
+were changed, and runs every git command with hooks, `core.fsmonitor` and commit signing
+off. Nothing the work wrote becomes a command git runs on the host.
 """
 
 from __future__ import annotations
@@ -13,12 +20,27 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from git import GitCommandError, Repo
+from git import Git, GitCommandError, Repo
 
 from hermes.errors import HermesError
 
 FALLBACK_NAME = "hermes"
 FALLBACK_EMAIL = "hermes@localhost"
+#: Settings every hermes git command runs with (as `GIT_CONFIG_*` variables, which
+#: outrank every config file): nothing configured in a repository runs as a command.
+SAFE_CONFIG = {
+    "core.hooksPath": "/dev/null",
+    "core.fsmonitor": "false",
+    "commit.gpgSign": "false",
+    "tag.gpgSign": "false",
+    "core.sshCommand": "false",
+}
+SAFE_ENV = {
+    "GIT_CONFIG_COUNT": str(len(SAFE_CONFIG)),
+    **{f"GIT_CONFIG_KEY_{i}": key for i, key in enumerate(SAFE_CONFIG)},
+    **{f"GIT_CONFIG_VALUE_{i}": value for i, value in enumerate(SAFE_CONFIG.values())},
+    "GIT_TERMINAL_PROMPT": "0",
+}
 
 
 class WorkspaceError(HermesError):
@@ -56,10 +78,65 @@ def identity_env(repo: Repo) -> dict[str, str]:
 
 
 def _open(path: Path) -> Repo:
+    """The user's repository (never a card's worktree), with hermes' safe settings."""
     try:
-        return Repo(path)
+        repo = Repo(path)
     except Exception as exc:  # gitpython raises several types for "not a repository"
         raise WorkspaceError(f"{path} is not a usable git repository ({exc})") from exc
+    repo.git.update_environment(**SAFE_ENV)
+    return repo
+
+
+def common_git_dir(repo_root: Path) -> Path:
+    """The repository's own git directory (`<repo>/.git` for an ordinary checkout)."""
+    repo = _open(repo_root)
+    return Path(repo.git.rev_parse("--path-format=absolute", "--git-common-dir"))
+
+
+def _card_git(repo_root: Path, card_id: int, path: Path) -> Git:
+    """git for the card's worktree at `path`, pointed at the git directory hermes made
+    for it (not at whatever the worktree's `.git` file now says), after checking that
+    git's records of the worktree are still the ones git wrote."""
+    common = common_git_dir(repo_root)
+    gitdir = _worktree_gitdir(common, path)
+    if gitdir is None:
+        raise WorkspaceError(f"{path} is not a worktree of {repo_root} (git has no record of it)")
+    expected_head = f"ref: refs/heads/{branch_for(card_id)}"
+    head = _read(gitdir / "HEAD")
+    if _read(gitdir / "commondir") not in ("../..", str(common)) or head != expected_head:
+        raise WorkspaceError(
+            f"the git records of card {card_id}'s worktree were changed during the run "
+            f"(HEAD: {head[:80]!r}); hermes commits only on {branch_for(card_id)}, so "
+            "nothing was committed"
+        )
+    marker = path / ".git"
+    if marker.is_dir() and not marker.is_symlink():
+        shutil.rmtree(marker)
+    elif marker.exists() or marker.is_symlink():
+        marker.unlink()
+    marker.write_text(f"gitdir: {gitdir}\n", encoding="utf-8")
+    git = Git(path)
+    git.update_environment(**SAFE_ENV, GIT_DIR=str(gitdir), GIT_WORK_TREE=str(path))
+    return git
+
+
+def _worktree_gitdir(common: Path, path: Path) -> Path | None:
+    """The per-worktree git directory git keeps for `path` under `<common>/worktrees`."""
+    wanted = str(path / ".git")
+    records = common / "worktrees"
+    if not records.is_dir():
+        return None
+    for gitdir in sorted(records.iterdir()):
+        if _read(gitdir / "gitdir") == wanted:
+            return gitdir
+    return None
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        return ""
 
 
 def prepare_worktree(
@@ -73,11 +150,8 @@ def prepare_worktree(
     repo = _open(repo_root)
     branch = branch_for(card_id)
     try:
-        if (path / ".git").exists():
-            worktree = Repo(path)
-            worktree.git.reset("--hard")
-            worktree.git.clean("-ffdx")
-        else:
+        worktree = _reuse(repo_root, card_id, path)
+        if worktree is None:
             if path.exists():
                 shutil.rmtree(path)
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -86,24 +160,39 @@ def prepare_worktree(
                 repo.git.worktree("add", str(path), branch)
             else:
                 repo.git.worktree("add", "-b", branch, str(path), base)
-            worktree = Repo(path)
+            worktree = _card_git(repo_root, card_id, path)
     except GitCommandError as exc:
         raise WorkspaceError(f"cannot prepare the worktree {path}: {_stderr(exc)}") from exc
-    env = identity_env(worktree)
+    env = identity_env(repo)
     for dependency in dependency_branches:  # fast-forward when it can: a tidier history
         _merge(worktree, dependency, f"hermes: merge {dependency} into {branch}", env, "--ff")
 
 
+def _reuse(repo_root: Path, card_id: int, path: Path) -> Git | None:
+    """An earlier attempt's worktree, reset to its branch; None when there is none (or
+    its git records are not trustworthy any more: it is then made anew)."""
+    if not path.exists():
+        return None
+    try:
+        worktree = _card_git(repo_root, card_id, path)
+    except WorkspaceError:
+        _open(repo_root).git.worktree("remove", "--force", str(path), with_exceptions=False)
+        return None
+    worktree.reset("--hard")
+    worktree.clean("-ffdx")
+    return worktree
+
+
 def _merge(
-    worktree: Repo, branch: str, message: str, env: dict[str, str], mode: str = "--no-ff"
+    worktree: Git, branch: str, message: str, env: dict[str, str], mode: str = "--no-ff"
 ) -> None:
     """Merge `branch` into the worktree's HEAD; on conflict abort and name the paths."""
     try:
-        worktree.git.merge(mode, "--no-edit", "-m", message, branch, env=env)
+        worktree.merge(mode, "--no-edit", "-m", message, branch, env=env)
     except GitCommandError as exc:
-        conflicted = worktree.git.diff("--name-only", "--diff-filter=U").split()
-        if worktree.git.rev_parse("-q", "--verify", "MERGE_HEAD", with_exceptions=False):
-            worktree.git.merge("--abort")
+        conflicted = worktree.diff("--name-only", "--diff-filter=U").split()
+        if worktree.rev_parse("-q", "--verify", "MERGE_HEAD", with_exceptions=False):
+            worktree.merge("--abort")
         if conflicted:
             raise MergeConflict(
                 f"merge conflict merging {branch}: {', '.join(conflicted)}"
@@ -112,14 +201,27 @@ def _merge(
 
 
 def commit_all(path: Path, message: str) -> str | None:
-    """Commit every change in the worktree; returns the commit, or None if nothing changed."""
-    worktree = _open(path)
+    """Commit every change in a repository of the user's (not a card's worktree: see
+    `commit_card`); returns the commit, or None if nothing changed."""
+    repo = _open(path)
+    return _commit(repo.git, path, message, identity_env(repo))
+
+
+def commit_card(repo_root: Path, card_id: int, path: Path, message: str) -> str | None:
+    """Commit every change in the card's worktree on its branch; returns the commit, or
+    None if nothing changed. Refuses (WorkspaceError) a worktree whose git records the
+    run changed, so a card whose work could not be committed never ends `done`."""
+    worktree = _card_git(repo_root, card_id, path)
+    return _commit(worktree, path, message, identity_env(_open(repo_root)))
+
+
+def _commit(git: Git, path: Path, message: str, env: dict[str, str]) -> str | None:
     try:
-        worktree.git.add("-A")
-        if not worktree.git.status("--porcelain"):
+        git.add("-A")
+        if not git.status("--porcelain"):
             return None
-        worktree.git.commit("-q", "-m", message, env=identity_env(worktree))
-        return str(worktree.head.commit.hexsha)
+        git.commit("-q", "-m", message, env=env)
+        return str(git.rev_parse("HEAD"))
     except GitCommandError as exc:
         raise WorkspaceError(f"cannot commit in {path}: {_stderr(exc)}") from exc
 
@@ -161,7 +263,7 @@ def merge_card(repo_root: Path, card_id: int, base: str, message: str) -> str:
                 f"your checkout {repo_root} has uncommitted changes on {base}; "
                 "commit or stash them, then merge again"
             )
-        _merge(repo, branch, message, env)
+        _merge(repo.git, branch, message, env)
         return str(repo.head.commit.hexsha)
     with tempfile.TemporaryDirectory(prefix="hermes-merge-") as scratch:
         path = Path(scratch) / "base"
@@ -170,8 +272,8 @@ def merge_card(repo_root: Path, card_id: int, base: str, message: str) -> str:
         except GitCommandError as exc:
             raise WorkspaceError(f"cannot check out {base} to merge into: {_stderr(exc)}") from exc
         try:
-            merged = Repo(path)
-            _merge(merged, branch, message, env)
+            merged = _open(path)
+            _merge(merged.git, branch, message, env)
             return str(merged.head.commit.hexsha)
         finally:
             repo.git.worktree("remove", "--force", str(path))

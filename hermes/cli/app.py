@@ -8,10 +8,13 @@ import typer
 
 from hermes import __version__
 from hermes.cli import human_cmd, work_cmd  # noqa: F401  (add board log|merge|gc|approve|...)
+from hermes.cli.approvals_cmd import approvals_app
 from hermes.cli.board_cmd import board_app
+from hermes.cli.common import print_json
 from hermes.cli.cron_cmd import cron_app
 from hermes.cli.dispatcher_cmd import dispatcher_app, start
 from hermes.cli.goal_cmd import goal_app
+from hermes.cli.options import JsonFlag
 from hermes.cli.profiles_cmd import profiles_app
 from hermes.cli.skills_cmd import skills_app
 
@@ -28,6 +31,7 @@ app.add_typer(dispatcher_app, name="dispatcher")
 app.add_typer(skills_app, name="skills")
 app.add_typer(cron_app, name="cron")
 app.add_typer(goal_app, name="goal")
+app.add_typer(approvals_app, name="approvals")
 
 
 app.command(
@@ -44,6 +48,23 @@ def demo() -> None:
     from hermes.demo import run_demo
 
     raise typer.Exit(run_demo(console()))
+
+
+@app.command("doctor")
+def doctor(as_json: JsonFlag = False) -> None:
+    """Say what works on this machine: git, the board, the sandbox, each profile's model
+    key (by name, never its value); exit 1 if something hermes needs is broken."""
+    from hermes.doctor import run_checks
+
+    checks = run_checks()
+    failed = any(check.status == "fail" for check in checks)
+    if as_json:
+        print_json({"ok": not failed, "checks": [check.to_json() for check in checks]})
+    else:
+        width = max(len(check.name) for check in checks)
+        for check in checks:
+            print(f"{check.status:<4}  {check.name:<{width}}  {check.detail}")
+    raise typer.Exit(1 if failed else 0)
 
 
 def _version(value: bool) -> None:

@@ -11,7 +11,15 @@ from pathlib import Path
 from board import Store, open_store
 from board.clock import parse_iso, utcnow
 from tests.conftest import Cli, add
-from tests.helpers.processes import FAST, dispatcher, finish, gone, start_dispatcher, wait_until
+from tests.helpers.processes import (
+    FAST,
+    dispatcher,
+    finish,
+    gone,
+    local_shell,
+    start_dispatcher,
+    wait_until,
+)
 
 
 def runs_of(store: Store, card_id: int) -> list[str]:
@@ -76,12 +84,14 @@ def test_failures_retry_with_backoff_then_fail_with_the_error_visible(
     assert "last error" in shown and "exit status 7: oops" in shown
 
 
-def test_a_timeout_kills_the_runner_and_ends_the_run_as_timeout(cli: Cli, db_url: str) -> None:
+def test_a_timeout_kills_the_runner_and_ends_the_run_as_timeout(
+    cli: Cli, db_url: str, hermes_home: Path
+) -> None:
     card = add(
         cli,
         "slow",
         "--profile",
-        "shell",
+        local_shell(hermes_home),  # the sleeper's pid must be a host pid
         "--timeout",
         "1",
         "--max-attempts",

@@ -11,12 +11,12 @@ import pytest
 
 from board import open_store
 from tests.conftest import Cli
-from tests.helpers.processes import FAST, finish, git, make_repo, start_dispatcher
+from tests.helpers.processes import FAST, finish, git, local_shell, make_repo, start_dispatcher
 
 
-def add_in(cli: Cli, repo: Path, title: str, body: str, *extra: str) -> int:
+def add_in(cli: Cli, repo: Path, title: str, body: str, *extra: str, profile: str = "shell") -> int:
     result = cli(
-        "board", "add", title, "--repo", str(repo), "--profile", "shell", "--body", body, *extra
+        "board", "add", title, "--repo", str(repo), "--profile", profile, "--body", body, *extra
     )
     assert result.code == 0, result.err
     return int(result.out)
@@ -116,14 +116,15 @@ def test_commits_work_on_a_machine_without_a_git_identity(
 
 
 def test_a_retry_starts_from_a_clean_worktree(
-    cli: Cli, repo: Path, tmp_path: Path, db_url: str
+    cli: Cli, repo: Path, tmp_path: Path, db_url: str, hermes_home: Path
 ) -> None:
     mark = tmp_path / "tried-once"
     body = (
         f"if [ ! -e {mark} ]; then touch {mark}; echo junk > junk.txt; exit 1; fi; "
         "test ! -e junk.txt; echo clean > clean.txt"
     )
-    card = add_in(cli, repo, "second time lucky", body)
+    profile = local_shell(hermes_home)  # the mark outside the workspace must persist
+    card = add_in(cli, repo, "second time lucky", body, profile=profile)
     run_until_idle()
     with open_store(db_url) as store:
         assert [r.outcome for r in store.detail(card).runs] == ["failed", "done"]

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
+
+if TYPE_CHECKING:
+    from board import Store
+    from workers.attempt import Attempt
+    from workers.runners.base import RunContext
 
 KEY_ENV = "HERMES_TEST_MODEL_KEY"
 
@@ -35,3 +41,47 @@ def call(tool: str, /, **arguments: Any) -> dict[str, Any]:
 def tool_results(request: dict[str, Any]) -> list[str]:
     """The tool results a model request carried (what the model was told)."""
     return [m["content"] for m in request["messages"] if m.get("role") == "tool"]
+
+
+def run_context(
+    store: Store,
+    home: Path,
+    profile: str,
+    workspace: Path,
+    *,
+    attempt: Attempt | None = None,
+    repo_git: Path | None = None,
+    title: str = "Do the thing",
+    body: str = "Please do it.",
+    **card: Any,
+) -> RunContext:
+    """A card added and claimed on `store`, and its runner's context, built the way the
+    worker builds it (backend, environment without secrets, masker)."""
+    from board import NewCard
+    from board.clock import utcnow
+    from profiles import load_profile
+    from workers.context import card_secrets, make_context
+
+    card_id, _ = store.add_card(NewCard(title, profile, 1, body=body, **card), utcnow())
+    claim = store.claim(utcnow(), 60)
+    assert claim is not None and claim.card_id == card_id
+    secrets, masker = card_secrets(os.environ)
+    workspace.mkdir(parents=True, exist_ok=True)
+    return make_context(
+        card=store.card(card_id),
+        run_id=claim.run_id,
+        workspace=workspace,
+        log_path=home / "logs" / f"card-{card_id}" / f"run-{claim.run_id}.log",
+        profile=load_profile(profile, home / "profiles"),
+        store=store,
+        attempt=attempt or _attempt(),
+        secrets=secrets,
+        masker=masker,
+        repo_git=repo_git,
+    )
+
+
+def _attempt() -> Attempt:
+    from workers.attempt import Attempt
+
+    return Attempt(None)

@@ -125,3 +125,12 @@ def hold_write_lock(db: Path, seconds: float) -> subprocess.Popen[str]:
     assert proc.stdout is not None and proc.stdout.readline() == "locked\n"
     proc.stdout.close()
     return proc
+
+
+def local_shell(home: Path, name: str = "localsh") -> str:
+    """A command profile that runs without the sandbox, for tests whose cards keep state
+    outside their workspace or report host pids (the sandbox hides both by design)."""
+    folder = home / "profiles"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{name}.yaml").write_text("runner: command\nbackend: local\n")
+    return name

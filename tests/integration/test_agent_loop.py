@@ -15,11 +15,11 @@ import pytest
 from board import NewCard, Store, open_store
 from board.clock import utcnow
 from hermes.errors import Fenced
-from profiles import load_profile
-from tests.helpers.agents import KEY_ENV, agent_profile, call, tool_results
+from tests.helpers.agents import KEY_ENV, agent_profile, call, run_context, tool_results
 from workers.agent.fake_openai import FakeOpenAI
+from workers.attempt import Attempt
 from workers.runners.agent import AgentRunner
-from workers.runners.base import Outcome, RunContext
+from workers.runners.base import Outcome
 
 
 @pytest.fixture(autouse=True)
@@ -34,28 +34,20 @@ class Harness:
         self.store, self.home, self.server = store, home, server
         self.profile = agent_profile(home, "bot", server.url, **profile)
         self.workspace = home / "ws"
-        self.workspace.mkdir(parents=True, exist_ok=True)
-        self.log = home / "run.log"
-        self.lost = threading.Event()
+        self.attempt = Attempt(None)
 
     def run(self, title: str = "Do the thing", body: str = "Please do it.", **card: Any) -> Outcome:
-        card_id, _ = self.store.add_card(
-            NewCard(title, self.profile, 1, body=body, **card), utcnow()
-        )
-        claim = self.store.claim(utcnow(), 60)
-        assert claim is not None and claim.card_id == card_id
-        self.card_id, self.run_id = card_id, claim.run_id
-        ctx = RunContext(
-            self.store.card(card_id),
-            claim.run_id,
-            self.workspace,
-            self.log,
-            None,
-            self.lost,
-            lambda _pid: None,
-            load_profile(self.profile, self.home / "profiles"),
+        ctx = run_context(
             self.store,
+            self.home,
+            self.profile,
+            self.workspace,
+            attempt=self.attempt,
+            title=title,
+            body=body,
+            **card,
         )
+        self.card_id, self.run_id, self.log = ctx.card.id, ctx.run_id, ctx.log_path
         return AgentRunner().run(ctx)
 
 

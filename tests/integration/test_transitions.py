@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from board import TRANSITIONS, NewCard, Status, Store
+from board import TRANSITIONS, Backoff, NewCard, Status, Store
 from board.status import ACTION_OF_KIND, Transition
 from tests.conftest import T0
 
@@ -86,6 +86,14 @@ def exercise_every_operation(store: Store) -> None:
     store.pause(run, T0, {"kind": "question"})
     store.release(run, T0, "dispatcher stopping")  # needs_input -> ready
     store.complete(run_once(store, g), T0)
+    h = new(store, max_attempts=2)
+    run = run_once(store, h)
+    store.pause(run, T0, {"kind": "question"})
+    now = Backoff(0, 0)  # ready again at once
+    store.fail(run, T0, "timed out", outcome="timeout", backoff=now)  # needs_input -> ready
+    run = run_once(store, h)
+    store.pause(run, T0, {"kind": "question"})
+    store.fail(run, T0, "timed out", outcome="timeout")  # needs_input -> failed
     goal = new(store, budget=3)
     run = run_once(store, goal)
     child = new(store, parent_id=goal)

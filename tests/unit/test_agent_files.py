@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
 
+from board import Store
+from tests.helpers.agents import agent_profile, run_context
 from workers.agent import files
 from workers.agent.files import ToolError
 from workers.agent.shell import cut, run_shell
+from workers.runners.base import RunContext
 
 
 @pytest.fixture
@@ -55,17 +59,46 @@ def test_long_files_are_cut(ws: Path) -> None:
     assert files.read_file(ws, "big.txt").endswith("[... 10 more characters not shown]")
 
 
-def test_shell_keeps_head_and_tail_of_long_output(ws: Path) -> None:
-    out = run_shell("seq 1 20000; echo LAST", ws, 30, dict(os.environ))
+@pytest.fixture
+def ctx(store: Store, hermes_home: Path, ws: Path) -> RunContext:
+    profile = agent_profile(hermes_home, "bot", "http://127.0.0.1:9/v1", backend="local")
+    return run_context(store, hermes_home, profile, ws)
+
+
+def test_shell_keeps_head_and_tail_of_long_output(ctx: RunContext) -> None:
+    out = run_shell(ctx, "seq 1 20000; echo LAST", 30)
     assert out.startswith("exit code 0\n1\n2\n")
     assert "characters left out" in out and out.endswith("LAST")
     assert cut("short") == "short"
 
 
-def test_shell_timeout_kills_the_group(ws: Path) -> None:
-    out = run_shell("sleep 30 & echo $! > pid; wait", ws, 0.5, dict(os.environ))
+def test_shell_timeout_kills_the_group(ctx: RunContext, ws: Path) -> None:
+    out = run_shell(ctx, "sleep 30 & echo $! > pid; wait", 0.5)
     assert out.startswith("timed out after 0.5s and was killed")
     pid = int((ws / "pid").read_text())
     assert (
         not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text().split()[2]
     )
+
+
+def test_a_background_process_does_not_hold_the_tool(ctx: RunContext) -> None:
+    """A server started in the background keeps the output pipe open; the tool still
+    answers when the command itself is done (the process ends with the attempt)."""
+    started = time.monotonic()
+    out = run_shell(ctx, "sleep 30 & echo started", 20)
+    assert out == "exit code 0\nstarted" and time.monotonic() - started < 5
+    ctx.attempt.kill_all()
+
+
+@pytest.mark.parametrize("path", [".git", ".git/config", "sub/../.git/hooks/pre-commit", ".GIT/x"])
+def test_git_files_are_refused_by_every_file_tool(ws: Path, path: str) -> None:
+    (ws / ".git").write_text("gitdir: /somewhere\n")
+    for tool in (
+        lambda: files.read_file(ws, path),
+        lambda: files.write_file(ws, path, "[core]\n\tfsmonitor = touch /tmp/pwned\n"),
+        lambda: files.edit_file(ws, path, "gitdir", "x"),
+        lambda: files.list_files(ws, path),
+    ):
+        with pytest.raises(ToolError, match=r"inside \.git"):
+            tool()
+    assert (ws / ".git").read_text() == "gitdir: /somewhere\n"

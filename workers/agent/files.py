@@ -1,7 +1,9 @@
 """File tools for agents, confined to the workspace.
 
 Every path is resolved (symlinks included) and must stay inside the workspace; a path
-that escapes is refused with an error the model sees, like any other tool error.
+that escapes is refused with an error the model sees, like any other tool error. `.git`
+and everything under it are refused too: git's own files decide what git runs (hooks,
+`core.fsmonitor`, where the repository is), and hermes runs git on the host.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from pathlib import Path
 
 MAX_READ = 100_000
 MAX_ENTRIES = 500
+GIT = ".git"
 
 
 class ToolError(Exception):
@@ -24,6 +27,12 @@ def confine(workspace: Path, path: str) -> Path:
     resolved = (base / path).resolve()  # an absolute `path` replaces `base` here
     if resolved != base and base not in resolved.parents:
         raise ToolError(f"path {path!r} is outside the workspace; use a path inside it")
+    parts = (*Path(path).parts, *resolved.relative_to(base).parts)
+    if any(part.lower() == GIT for part in parts):  # .GIT too: some filesystems fold case
+        raise ToolError(
+            f"path {path!r} is inside .git, which the file tools never touch; "
+            "use git commands (hermes commits your changes when you finish)"
+        )
     return resolved
 
 
@@ -68,7 +77,7 @@ def list_files(workspace: Path, path: str) -> str:
     if not target.is_dir():
         raise ToolError(f"{path!r} is not a directory")
     entries = sorted(
-        (e.name + ("/" if e.is_dir() else "") for e in target.iterdir() if e.name != ".git"),
+        (e.name + ("/" if e.is_dir() else "") for e in target.iterdir() if e.name != GIT),
         key=str.lower,
     )
     if len(entries) > MAX_ENTRIES:

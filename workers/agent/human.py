@@ -9,7 +9,6 @@ worker sees it the same way: as the event that resumed its run.
 
 from __future__ import annotations
 
-import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -17,12 +16,14 @@ from typing import Any
 from board import Store
 from board.clock import utcnow
 from board.status import ANSWER_KINDS
+from workers.attempt import Attempt
 
 POLL = 0.2
 
 
 class LeaseLost(Exception):
-    """The run was reclaimed or cancelled while it waited: stop without writing."""
+    """The attempt must end while it waited (the run was reclaimed or cancelled, or its
+    deadline passed): stop without writing."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,17 +37,24 @@ class Answer:
 class HumanGate:
     """Asks the board's humans on behalf of one run."""
 
-    def __init__(self, store: Store, run_id: int, lost: threading.Event) -> None:
-        self._store, self._run_id, self._lost = store, run_id, lost
+    def __init__(self, store: Store, run_id: int, attempt: Attempt) -> None:
+        self._store, self._run_id, self._attempt = store, run_id, attempt
 
     def ask(self, request: dict[str, Any], approve_after: float | None = None) -> Answer:
         """Pause the card with `request` and wait for the answer (or the auto-approval)."""
         before = len(self._store.run_events(self._run_id, ANSWER_KINDS))
         if not self._store.pause(self._run_id, utcnow(), request):
             raise LeaseLost()
+        self._attempt.waiting()
+        try:
+            return self._wait(before, approve_after)
+        finally:
+            self._attempt.answered()
+
+    def _wait(self, before: int, approve_after: float | None) -> Answer:
         deadline = None if approve_after is None else time.monotonic() + approve_after
         while True:
-            if self._lost.wait(POLL):
+            if self._attempt.stop.wait(POLL):
                 raise LeaseLost()
             answers = self._store.run_events(self._run_id, ANSWER_KINDS)
             if len(answers) > before:

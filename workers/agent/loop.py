@@ -10,7 +10,6 @@ extra turn to save what it learned as a skill.
 
 from __future__ import annotations
 
-import threading
 import time
 
 from board import Usage
@@ -20,6 +19,7 @@ from workers.agent.messages import Message, Spend
 from workers.agent.model import ModelClient, ModelError
 from workers.agent.toolbox import Toolbox
 from workers.agent.transcript import Transcript
+from workers.attempt import Attempt
 from workers.runners.base import Outcome
 
 LEARN_AFTER_TOOL_CALLS = 5
@@ -53,10 +53,10 @@ class AgentLoop:
         client: ModelClient,
         toolbox: Toolbox,
         transcript: Transcript,
-        lost: threading.Event,
+        attempt: Attempt,
     ) -> None:
         self.profile, self.client, self.toolbox = profile, client, toolbox
-        self.transcript, self.lost = transcript, lost
+        self.transcript, self.attempt = transcript, attempt
         self.spend = Spend()
 
     def run(self, opening: list[Message]) -> Outcome:
@@ -81,14 +81,14 @@ class AgentLoop:
                     return self._outcome(True, answer, None)
                 self._run_tools(messages, reply.message)
         except LeaseLost:
-            return self._outcome(False, "", "stopped: the lease was lost")
+            return self._outcome(False, "", "stopped")
         except ModelError as exc:
             self.transcript.note(str(exc))
             return self._outcome(False, "", str(exc))
 
     def _run_tools(self, messages: list[Message], reply: Message) -> None:
         for call in reply.tool_calls:
-            if self.lost.is_set():
+            if self.attempt.stop.is_set():
                 raise LeaseLost()
             result = self.toolbox.call(call)
             self.spend.tool_calls += 1

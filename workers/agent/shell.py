@@ -1,39 +1,33 @@
-"""The `shell` tool: one bash command in the workspace, with a timeout and a cut output.
+"""The `shell` tool: one bash command in the workspace, on the profile's backend, with
+a timeout and a cut output.
 
 Long output keeps its head and its tail (where errors usually are) and says how much was
-left out; a command past its timeout is killed with its whole process group.
+left out; a command past its timeout is killed with its whole process tree. Output is
+masked (secrets -> ***) before the model or the transcript sees it.
 """
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-from pathlib import Path
+import io
+
+from workers.runners.base import RunContext, execute
 
 HEAD = 4000
 TAIL = 4000
 
 
-def run_shell(command: str, workspace: Path, timeout: float, env: dict[str, str]) -> str:
+def run_shell(ctx: RunContext, command: str, timeout: float) -> str:
     """Run `command`; returns `exit code N` and the (possibly cut) combined output."""
-    proc = subprocess.Popen(
-        ["bash", "-c", command],
-        cwd=workspace,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        env=env,
-        start_new_session=True,
-    )
-    try:
-        out, _ = proc.communicate(timeout=timeout)
-        status = f"exit code {proc.returncode}"
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        out, _ = proc.communicate()
+    sink = io.BytesIO()
+    finished = execute(ctx, ["bash", "-c", command], sink, limit=timeout)
+    if finished.timed_out:
         status = f"timed out after {timeout:g}s and was killed"
-    return f"{status}\n{cut(out.decode('utf-8', errors='replace'))}".rstrip()
+    elif finished.code is None:
+        status = "stopped: the attempt is ending"
+    else:
+        status = f"exit code {finished.code}"
+    out = sink.getvalue().decode("utf-8", errors="replace")
+    return f"{status}\n{cut(out)}".rstrip()
 
 
 def cut(text: str, head: int = HEAD, tail: int = TAIL) -> str:

@@ -15,12 +15,12 @@ from board.clock import utcnow
 from hermes.errors import Fenced, HermesError
 from hermes.paths import skills_dir
 from workers.agent import files
+from workers.agent.approvals import Verdict, judge
 from workers.agent.files import ToolError
 from workers.agent.human import HumanGate, LeaseLost
 from workers.agent.messages import ToolCall, ToolSpec
-from workers.agent.risk import Risk, classify
 from workers.agent.shell import run_shell
-from workers.runners.base import RunContext, run_env
+from workers.runners.base import RunContext
 
 S = {"type": "string"}
 GROUPS = {
@@ -111,7 +111,7 @@ class Toolbox:
     """The profile's tools, bound to one run."""
 
     def __init__(self, ctx: RunContext) -> None:
-        self.ctx, self.gate = ctx, HumanGate(ctx.store, ctx.run_id, ctx.lost)
+        self.ctx, self.gate = ctx, HumanGate(ctx.store, ctx.run_id, ctx.attempt)
         self._handlers: dict[str, Callable[[dict[str, Any]], str]] = {
             "shell": self._shell,
             "read_file": lambda a: files.read_file(ctx.workspace, _text(a, "path")),
@@ -135,7 +135,11 @@ class Toolbox:
         return [SPECS[name] for name in names]
 
     def call(self, call: ToolCall) -> str:
-        """Run one tool call; any failure is returned as `error: ...` for the model."""
+        """Run one tool call; any failure is returned as `error: ...` for the model.
+        Secrets in what comes back are masked: the model never reads one."""
+        return self.ctx.masker.text(self._call(call))
+
+    def _call(self, call: ToolCall) -> str:
         offered = {spec.name for spec in self.specs()}
         if call.name not in offered:
             return (
@@ -159,28 +163,26 @@ class Toolbox:
 
     def _shell(self, args: dict[str, Any]) -> str:
         command = _text(args, "command")
-        risk = classify(command, self.ctx.workspace)
-        if risk is not None:
-            refusal = self._approve(command, risk)
+        verdict = judge(command, self.ctx.profile, self.ctx.workspace, self.ctx.env)
+        if verdict.action != "run":
+            refusal = self._approve(command, verdict)
             if refusal is not None:
                 return refusal
-        env = run_env(self.ctx)
-        return run_shell(command, self.ctx.workspace, self.ctx.profile.shell_timeout, env)
+        return run_shell(self.ctx, command, self.ctx.profile.shell_timeout)
 
-    def _approve(self, command: str, risk: Risk) -> str | None:
+    def _approve(self, command: str, verdict: Verdict) -> str | None:
         """None when the command may run; otherwise what the model is told instead."""
-        policy = self.ctx.profile.approvals
-        if policy == "auto" or (policy == "deny" and risk.level == "low"):
-            return None
-        if policy == "deny":
-            return f"error: refused by this profile's policy ({risk.level} risk: {risk.reason})"
+        if verdict.action == "refuse":
+            return (
+                f"error: refused by this profile's policy ({verdict.level} risk: {verdict.reason})"
+            )
         request = {
             "kind": "approval",
-            "command": command,
-            "risk": risk.level,
-            "reason": risk.reason,
+            "command": self.ctx.masker.text(command),
+            "risk": verdict.level,
+            "reason": self.ctx.masker.text(verdict.reason),
         }
-        wait = self.ctx.profile.approve_low_after if risk.level == "low" else None
+        wait = self.ctx.profile.approve_low_after if verdict.level == "low" else None
         answer = self.gate.ask(request, approve_after=wait)
         if answer.kind == "approved":
             return None
@@ -196,9 +198,10 @@ class Toolbox:
         if not isinstance(depends_on, list) or not all(isinstance(d, int) for d in depends_on):
             raise ToolError("depends_on must be a list of card ids (integers)")
         source = f"goal:{card.id}" if "goal" in card.labels else f"card:{card.id}"
+        mask = self.ctx.masker.text
         request = CardRequest(
-            title=_text(args, "title"),
-            body=str(args.get("body") or ""),
+            title=mask(_text(args, "title")),
+            body=mask(str(args.get("body") or "")),
             profile=str(args.get("profile") or "default"),
             after=depends_on,
             repo=Path(card.repo) if card.repo else None,
@@ -211,13 +214,14 @@ class Toolbox:
         return f"card {new_id}"
 
     def _board_comment(self, args: dict[str, Any]) -> str:
-        text = _text(args, "text")
+        text = self.ctx.masker.text(_text(args, "text"))
         actor = f"run:{self.ctx.run_id}"
         self.ctx.store.comment(self.ctx.card.id, text, utcnow(), actor, fence=self.ctx.run_id)
         return "comment added"
 
     def _ask_human(self, args: dict[str, Any]) -> str:
-        answer = self.gate.ask({"kind": "question", "question": _text(args, "question")})
+        question = self.ctx.masker.text(_text(args, "question"))
+        answer = self.gate.ask({"kind": "question", "question": question})
         return str(answer.data.get("answer", ""))
 
     # -- skills ----------------------------------------------------------------------------

@@ -14,25 +14,30 @@ from pathlib import Path
 from typing import Any
 
 from workers.agent.messages import Message, Reply, ToolCall
+from workers.logs import open_log
+from workers.secrets import Masker
 
 PREVIEW_LINES = 6
 
 
 class Transcript:
-    """Appends to `run-<id>.jsonl` and `run-<id>.log`, flushing every write."""
+    """Appends to `run-<id>.jsonl` and `run-<id>.log`, flushing every write, with every
+    secret masked."""
 
-    def __init__(self, log_path: Path) -> None:
+    def __init__(self, log_path: Path, masker: Masker) -> None:
         self.log_path = log_path
         self.jsonl_path = log_path.with_suffix(".jsonl")
+        self._masker = masker
         self._streaming = False
 
     def _record(self, entry: dict[str, Any]) -> None:
-        with self.jsonl_path.open("a", encoding="utf-8") as handle:
-            handle.write(json.dumps({"at": time.time(), **entry}, ensure_ascii=False) + "\n")
+        line = json.dumps({"at": time.time(), **entry}, ensure_ascii=False) + "\n"
+        with open_log(self.jsonl_path) as handle:
+            handle.write(self._masker.text(line).encode("utf-8"))
 
     def _write(self, text: str) -> None:
-        with self.log_path.open("a", encoding="utf-8") as handle:
-            handle.write(text)
+        with open_log(self.log_path) as handle:
+            handle.write(self._masker.text(text).encode("utf-8"))
 
     def prompt(self, messages: list[Message]) -> None:
         """The opening messages (system prompt and card)."""

@@ -26,5 +26,6 @@ class AgentRunner:
             Message("system", system_prompt(ctx.profile, card, skill_index(ctx.profile))),
             Message("user", card_prompt(detail, ctx.store)),
         ]
-        loop = AgentLoop(ctx.profile, client, Toolbox(ctx), Transcript(ctx.log_path), ctx.lost)
+        transcript = Transcript(ctx.log_path, ctx.masker)
+        loop = AgentLoop(ctx.profile, client, Toolbox(ctx), transcript, ctx.attempt)
         return loop.run(opening)

@@ -67,7 +67,7 @@ class GoalRunner:
         """Judge the finished children (if a turn came before), then plan or finish."""
         store, goal, budget = ctx.store, ctx.card, self.budget
         turns = store.goal_turns(goal.id)
-        transcript = Transcript(ctx.log_path)
+        transcript = Transcript(ctx.log_path, ctx.masker)
         spend = Spend()
         try:
             client = ModelClient(ctx.profile)
@@ -126,7 +126,7 @@ class GoalRunner:
         system = system_prompt(ctx.profile, goal, skill_index(ctx.profile))
         system += "\n\n" + profiles_note()
         ask = planner_message(goal, children, turn, budget, feedback)
-        loop = AgentLoop(ctx.profile, client, Toolbox(ctx), transcript, ctx.lost)
+        loop = AgentLoop(ctx.profile, client, Toolbox(ctx), transcript, ctx.attempt)
         outcome = loop.run([Message("system", system), Message("user", ask)])
         spend.absorb(loop.spend)
         if not outcome.ok:

@@ -1,0 +1,135 @@
+"""`hermes doctor`: what works on this machine, and what to do about what does not.
+
+Each check is a name, a status (`ok`, `warn`: works but less well or less safely than it
+could, `fail`: something hermes needs is broken) and one line of detail that names the
+fix. Secrets are named, never shown: a key is `set` or `not set`.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import subprocess
+import sys
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+from hermes import __version__
+from hermes.errors import HermesError
+from hermes.paths import board_url, hermes_home, profiles_dir
+
+Status = Literal["ok", "warn", "fail"]
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One finding."""
+
+    name: str
+    status: Status
+    detail: str
+
+    def to_json(self) -> dict[str, Any]:
+        """The check as `--json` prints it."""
+        return asdict(self)
+
+
+def run_checks() -> list[Check]:
+    """Every check, in the order a person reads them."""
+    checks = [Check("hermes", "ok", f"{__version__} on Python {sys.version.split()[0]}")]
+    checks += [_git(), _board(), _home(), _sandbox()]
+    checks += _profiles()
+    return checks
+
+
+def _git() -> Check:
+    git = shutil.which("git")
+    if git is None:
+        return Check("git", "fail", "git is not installed; install it (cards with a repo need it)")
+    version = _output([git, "--version"]).removeprefix("git version ")
+    if not _output([git, "config", "user.email"]):
+        return Check("git", "ok", f"{version}; no identity set, hermes commits as hermes")
+    return Check("git", "ok", version)
+
+
+def _home() -> Check:
+    home = hermes_home()
+    if not home.exists():
+        return Check("home", "ok", f"{home} (made private on first use)")
+    mode = stat.S_IMODE(home.stat().st_mode)
+    if mode & 0o077:
+        return Check(
+            "home", "warn", f"{home} is {mode:o}, readable by others; run any hermes command"
+        )
+    return Check("home", "ok", f"{home} (private, {mode:o})")
+
+
+def _board() -> Check:
+    from board import open_store
+    from board.clock import utcnow
+
+    try:
+        with open_store(board_url()) as store:
+            count = store.stats(utcnow())["cards"]
+    except HermesError as exc:
+        return Check("board", "fail", str(exc))
+    where = os.environ.get("HERMES_DB_URL") or str(hermes_home() / "board.db")
+    return Check("board", "ok", f"{where} ({count} cards)")
+
+
+def _sandbox() -> Check:
+    from workers.backends import probe
+
+    problem = probe()
+    if problem is not None:
+        return Check(
+            "sandbox",
+            "warn",
+            f"{problem}; profiles with backend auto run card work unsandboxed (local)",
+        )
+    return Check("sandbox", "ok", "bubblewrap works: backend auto runs card work sandboxed")
+
+
+def _profiles() -> list[Check]:
+    from profiles import profile_files, read_profile
+
+    checks: list[Check] = []
+    for name, path in sorted(profile_files(profiles_dir()).items()):
+        try:
+            profile = read_profile(path)
+        except HermesError as exc:
+            checks.append(Check(f"profile {name}", "fail", str(exc)))
+            continue
+        checks.append(_profile(profile))
+    return checks
+
+
+def _profile(profile: Any) -> Check:
+    from workers.backends import probe
+
+    name = f"profile {profile.name}"
+    backend = profile.backend.kind
+    if backend == "auto":
+        backend = "auto (sandbox)" if probe() is None else "auto (local: no sandbox here)"
+    elif backend == "sandbox" and probe() is not None:
+        return Check(name, "fail", f"backend sandbox, but {probe()}")
+    if profile.runner == "cli":
+        binary = (profile.command or ["?"])[0]
+        if shutil.which(binary) is None:
+            return Check(name, "warn", f"cli agent {binary!r} is not on PATH; install it to use")
+        return Check(name, "ok", f"cli agent {binary}, backend {backend}")
+    if profile.runner == "command":
+        return Check(name, "ok", f"command, backend {backend}")
+    env = profile.api_key_env
+    if env is not None and not os.environ.get(env):
+        return Check(name, "warn", f"model {profile.model}: set {env} (not set)")
+    key = f"{env} set" if env else "no key needed"
+    return Check(name, "ok", f"model {profile.model}, {key}, backend {backend}")
+
+
+def _output(argv: list[str]) -> str:
+    try:
+        return subprocess.run(argv, capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        return ""

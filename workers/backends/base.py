@@ -1,0 +1,48 @@
+"""Where card work executes: the seam every backend fills.
+
+A backend starts one process tree for card work (a command card's body, an agent's
+shell command, an external agent CLI) and hands back an `Execution`: something the
+worker can wait for with a deadline and kill whole. Output is streamed, masked, into a
+file the caller names, so the run log fills live whatever the backend. The worker itself
+(heartbeats, fencing, the model loop, git) never leaves the dispatcher's host.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import BinaryIO, Protocol
+
+
+class Execution(Protocol):
+    """One running process tree of card work."""
+
+    @property
+    def group(self) -> int | None:
+        """The host process group to record on the run, so a reclaim can kill it."""
+        ...
+
+    def wait(self, timeout: float | None = None) -> int | None:
+        """The exit code (negative: killed by that signal), or None if still running
+        after `timeout` seconds. Returns only once all output has been written."""
+        ...
+
+    def kill(self) -> None:
+        """End the whole tree now (idempotent)."""
+        ...
+
+
+class Backend(Protocol):
+    """A place card work can run."""
+
+    kind: str
+
+    def describe(self) -> str:
+        """One line for the run log: which backend, and what it lets through."""
+        ...
+
+    def start(
+        self, argv: list[str], *, workspace: Path, env: dict[str, str], output: BinaryIO
+    ) -> Execution:
+        """Start `argv` in `workspace` with exactly `env`; stdout and stderr go to
+        `output` (after masking) until the process tree ends."""
+        ...

@@ -1,0 +1,63 @@
+"""Building a runner's context: which backend runs card work, with which environment,
+and what must be masked. The worker builds one per attempt; tests build theirs the same
+way, so what they exercise is what runs."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from board import Card, Store
+from hermes.paths import hermes_home, profiles_dir
+from profiles import Profile
+from workers.attempt import Attempt
+from workers.backends import backend_for
+from workers.runners.base import RunContext
+from workers.secrets import Masker, card_env, named_secrets, secret_names
+
+
+def card_secrets(environ: Mapping[str, str]) -> tuple[frozenset[str], Masker]:
+    """The secret variables of `environ` (see `workers.secrets`) and their masker."""
+    secrets = secret_names(environ, named_secrets(profiles_dir()))
+    return secrets, Masker.of(environ, secrets)
+
+
+def make_context(
+    *,
+    card: Card,
+    run_id: int,
+    workspace: Path,
+    log_path: Path,
+    profile: Profile,
+    store: Store,
+    attempt: Attempt,
+    secrets: frozenset[str],
+    masker: Masker,
+    repo_git: Path | None = None,
+    on_process: Callable[[int], None] = lambda _group: None,
+    report: Callable[[str], None] = lambda _line: None,
+) -> RunContext:
+    """The context of one attempt; `report` gets the run log's line about the backend."""
+    readonly = (repo_git,) if repo_git is not None else ()
+    backend, note = backend_for(profile.backend, hide=(hermes_home(),), readonly=readonly)
+    report(f"backend: {backend.describe()}" + (f"; {note}" if note else ""))
+    env = card_env(os.environ, secrets, profile.env) | {
+        "HERMES_CARD_ID": str(card.id),
+        "HERMES_RUN_ID": str(run_id),
+        "HERMES_WORKSPACE": str(workspace),
+        "PWD": str(workspace),
+    }
+    return RunContext(
+        card=card,
+        run_id=run_id,
+        workspace=workspace,
+        log_path=log_path,
+        profile=profile,
+        store=store,
+        attempt=attempt,
+        backend=backend,
+        env=env,
+        masker=masker,
+        on_process=on_process,
+    )
