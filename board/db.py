@@ -159,8 +159,9 @@ def _private(path: Path) -> None:
         if not path.exists():
             os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
         for side in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
-            if side.exists() and side.stat().st_mode & 0o077:
-                side.chmod(0o600)
+            mode = side.stat().st_mode if side.exists() else 0
+            if mode & 0o077:
+                side.chmod(mode & 0o700)  # others lose access; the owner's bits stay
     except OSError:
         pass  # SQLite will say what is wrong, with the fix
 

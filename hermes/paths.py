@@ -25,8 +25,9 @@ def ensure_home() -> Path:
     """The state root, created private (0700) on first use and tightened if it is not."""
     home = ensure_dir(hermes_home(), mode=0o700)
     try:
-        if home.stat().st_mode & 0o077:
-            home.chmod(0o700)
+        mode = home.stat().st_mode
+        if mode & 0o077:
+            home.chmod(mode & 0o700)  # others lose access; the owner's own bits stay
     except OSError:
         pass  # not ours to change (a shared, read-only home): it still works
     return home
