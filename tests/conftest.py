@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from board import Store, open_store
+from workers.agent.fake_openai import FakeOpenAI
 
 PROVIDER_KEYS = (
     "OPENAI_API_KEY",
@@ -47,6 +48,15 @@ def hermes_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("HERMES_HOME", str(home))
     monkeypatch.setenv("HERMES_MODEL_HOSTS", "loopback")  # no test can reach a provider
     return home
+
+
+@pytest.fixture
+def model() -> Iterator[list[FakeOpenAI]]:
+    """Scripted model servers a test starts (`tests.helpers.agents.serve`), stopped after."""
+    servers: list[FakeOpenAI] = []
+    yield servers
+    for server in servers:
+        server.__exit__()
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ import os
 import socket
 import threading
 import traceback
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -85,7 +86,8 @@ def _attempt(job: WorkerJob, store: Store, log: _Log, secrets: frozenset[str]) -
     try:
         profile = load_profile(card.profile, profiles_dir())
         review, attempt.human_timeout = profile.review, profile.human_timeout
-        outcome, busy = _supervise(job, store, log, card, profile, attempt, secrets)
+        work = _Work(job, store, log, card, profile, attempt, secrets)
+        outcome, busy = work.supervise()
     except HermesError as exc:
         outcome, busy = Outcome(False, "", str(exc)), False
     finally:
@@ -101,100 +103,92 @@ def _attempt(job: WorkerJob, store: Store, log: _Log, secrets: frozenset[str]) -
         return _finish(job, finisher, log, outcome, review)
 
 
-def _supervise(
-    job: WorkerJob,
-    store: Store,
-    log: _Log,
-    card: Card,
-    profile: Profile,
-    attempt: Attempt,
-    secrets: frozenset[str],
-) -> tuple[Outcome, bool]:
-    """Run the attempt in a thread; halt it at its deadline. Says whether the runner is
-    still busy (it did not return within the grace after a halt)."""
-    outcomes: list[Outcome] = []
-    done = threading.Event()
+@dataclass(frozen=True, slots=True)
+class _Work:
+    """One attempt's parts, for the runner's thread and the watch over it."""
 
-    def body() -> None:
-        try:
-            outcomes.append(_run(job, store, log, card, profile, attempt, secrets))
-        except BackendUnavailable as exc:
-            outcomes.append(Outcome(False, "", str(exc), final=True))
-        except HermesError as exc:
-            outcomes.append(Outcome(False, "", str(exc)))
-        except Exception as exc:  # a bug: fail the attempt visibly rather than vanish
-            log.line(traceback.format_exc().rstrip())
-            outcomes.append(Outcome(False, "", f"worker error: {type(exc).__name__}: {exc}"))
-        finally:
-            done.set()
+    job: WorkerJob
+    store: Store
+    log: _Log
+    card: Card
+    profile: Profile
+    attempt: Attempt
+    secrets: frozenset[str]
 
-    threading.Thread(target=body, name=f"attempt-run-{job.run_id}", daemon=True).start()
-    while not done.wait(WATCH):
-        if (why := attempt.overdue()) is not None:
-            attempt.halt("timeout", why)
-            break
-    if attempt.reason is None:
-        return outcomes[0], False
-    busy = not done.wait(GRACE)  # the runner's partial result, if it gives it back in time
-    if attempt.reason == "timeout":
-        log.line(attempt.why)
+    def supervise(self) -> tuple[Outcome, bool]:
+        """Run the attempt in a thread; halt it at its deadline. Says whether the runner
+        is still busy (it did not return within the grace after a halt)."""
+        outcomes: list[Outcome] = []
+        done = threading.Event()
+
+        def body() -> None:
+            try:
+                outcomes.append(self.run())
+            except BackendUnavailable as exc:
+                outcomes.append(Outcome(False, "", str(exc), final=True))
+            except HermesError as exc:
+                outcomes.append(Outcome(False, "", str(exc)))
+            except Exception as exc:  # a bug: fail the attempt visibly rather than vanish
+                self.log.line(traceback.format_exc().rstrip())
+                outcomes.append(Outcome(False, "", f"worker error: {type(exc).__name__}: {exc}"))
+            finally:
+                done.set()
+
+        threading.Thread(target=body, name=f"attempt-run-{self.job.run_id}", daemon=True).start()
+        attempt = self.attempt
+        while not done.wait(WATCH):
+            if (why := attempt.overdue()) is not None:
+                attempt.halt("timeout", why)
+                break
+        if attempt.reason is None:
+            return outcomes[0], False
+        busy = not done.wait(GRACE)  # the runner's partial result, if it comes back in time
+        if attempt.reason != "timeout":
+            return Outcome(False, "", "stopped: the lease was lost"), busy
+        self.log.line(attempt.why)
         partial = outcomes[0] if outcomes else Outcome(False, "")
-        timeout = Outcome(False, partial.result, attempt.why, timed_out=True, usage=partial.usage)
-        return timeout, busy
-    return Outcome(False, "", "stopped: the lease was lost"), busy
+        return Outcome(
+            False, partial.result, attempt.why, timed_out=True, usage=partial.usage
+        ), busy
 
+    def run(self) -> Outcome:
+        """Prepare the workspace, run the runner, commit what it did."""
+        card, store, log = self.card, self.store, self.log
+        budget = store.goal_budget(card.id)
+        runner: Runner = (
+            GoalRunner(budget) if budget is not None else runner_for(self.profile.runner)
+        )
+        path, branch = workspaces.location(card)
+        store.set_workspace(self.job.run_id, utcnow(), branch=branch, worktree=str(path))
+        log.line(f"workspace {path}" + (f" on {branch}" if branch else ""))
+        space = workspaces.prepare(card, store)
+        try:
+            outcome = runner.run(self.context(space))
+            if outcome.ok and not self.attempt.stop.is_set():
+                sha = workspaces.commit(space, card)
+                if sha:
+                    log.line(f"committed {sha[:10]} on {space.branch}")
+            return outcome
+        finally:
+            os.close(space.lock_fd)
 
-def _run(
-    job: WorkerJob,
-    store: Store,
-    log: _Log,
-    card: Card,
-    profile: Profile,
-    attempt: Attempt,
-    secrets: frozenset[str],
-) -> Outcome:
-    budget = store.goal_budget(card.id)
-    runner: Runner = GoalRunner(budget) if budget is not None else runner_for(profile.runner)
-    path, branch = workspaces.location(card)
-    store.set_workspace(job.run_id, utcnow(), branch=branch, worktree=str(path))
-    log.line(f"workspace {path}" + (f" on {branch}" if branch else ""))
-    space = workspaces.prepare(card, store)
-    try:
-        ctx = _context(job, store, log, card, profile, attempt, secrets, space)
-        outcome = runner.run(ctx)
-        if outcome.ok and not attempt.stop.is_set():
-            sha = workspaces.commit(space, card)
-            if sha:
-                log.line(f"committed {sha[:10]} on {space.branch}")
-        return outcome
-    finally:
-        os.close(space.lock_fd)
-
-
-def _context(
-    job: WorkerJob,
-    store: Store,
-    log: _Log,
-    card: Card,
-    profile: Profile,
-    attempt: Attempt,
-    secrets: frozenset[str],
-    space: workspaces.Workspace,
-) -> RunContext:
-    return make_context(
-        card=card,
-        run_id=job.run_id,
-        workspace=space.path,
-        log_path=log.path,
-        profile=profile,
-        store=store,
-        attempt=attempt,
-        secrets=secrets,
-        masker=log.masker,
-        repo_git=workspaces.git_dir(space) if space.repo is not None else None,
-        on_process=lambda group: _record_group(store, job.run_id, group),
-        report=log.line,
-    )
+    def context(self, space: workspaces.Workspace) -> RunContext:
+        """The runner's context, as every runner gets it."""
+        run_id, store = self.job.run_id, self.store
+        return make_context(
+            card=self.card,
+            run_id=run_id,
+            workspace=space.path,
+            log_path=self.log.path,
+            profile=self.profile,
+            store=store,
+            attempt=self.attempt,
+            secrets=self.secrets,
+            masker=self.log.masker,
+            repo_git=workspaces.git_dir(space) if space.repo is not None else None,
+            on_process=lambda group: _record_group(store, run_id, group),
+            report=self.log.line,
+        )
 
 
 def _finish(job: WorkerJob, store: Store, log: _Log, outcome: Outcome, review: bool) -> int:

@@ -4,14 +4,13 @@ approvals and questions answered from the command line, accounting, external age
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from board import open_store
 from tests.conftest import Cli
-from tests.helpers.agents import KEY_ENV, agent_profile, call, tool_results
+from tests.helpers.agents import KEY_ENV, add_card, agent_profile, call, serve, tool_results
 from tests.helpers.processes import (
     FAST,
     dispatcher,
@@ -27,26 +26,6 @@ from workers.agent.fake_openai import FakeOpenAI
 @pytest.fixture(autouse=True)
 def model_key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(KEY_ENV, "sk-test")
-
-
-@pytest.fixture
-def model() -> Iterator[list[FakeOpenAI]]:
-    servers: list[FakeOpenAI] = []
-    yield servers
-    for server in servers:
-        server.__exit__()
-
-
-def serve(servers: list[FakeOpenAI], script: list[dict[str, object]]) -> FakeOpenAI:
-    server = FakeOpenAI(script).__enter__()  # type: ignore[arg-type]
-    servers.append(server)
-    return server
-
-
-def add(cli: Cli, title: str, *args: str, cwd: Path | None = None) -> int:
-    result = cli("board", "add", title, *args, cwd=cwd)
-    assert result.code == 0, result.err
-    return int(result.out)
 
 
 def test_an_agent_card_is_worked_committed_and_accounted(
@@ -72,7 +51,9 @@ def test_an_agent_card_is_worked_committed_and_accounted(
         ],
     )
     agent_profile(hermes_home, "coder", server.url)
-    card = add(cli, "Bump to v2", "--profile", "coder", "--body", "Make app.py print v2.", cwd=repo)
+    card = add_card(
+        cli, "Bump to v2", "--profile", "coder", "--body", "Make app.py print v2.", cwd=repo
+    )
     code, out = finish(start_dispatcher("--until-idle", *FAST))
     assert code == 0, out
     assert "warming the agent worker template" in out
@@ -118,9 +99,9 @@ def test_approve_reject_and_reply_from_the_command_line(
         ],
     )
     agent_profile(hermes_home, "ops", server.url)
-    push = add(cli, "Push it", "--profile", "ops", "--no-repo")
-    deploy = add(cli, "Deploy it", "--profile", "ops", "--no-repo")
-    ask = add(cli, "Pick a region", "--profile", "ops", "--no-repo")
+    push = add_card(cli, "Push it", "--profile", "ops", "--no-repo")
+    deploy = add_card(cli, "Deploy it", "--profile", "ops", "--no-repo")
+    ask = add_card(cli, "Pick a region", "--profile", "ops", "--no-repo")
     with dispatcher(*FAST, "--lease", "10"), open_store(db_url) as store:
         for card in (push, deploy, ask):
             wait_until(lambda c=card: store.card(c).status == "needs_input", timeout=30)
@@ -167,8 +148,8 @@ def test_a_cli_agent_works_the_card_in_its_worktree(
         'runner: cli\ncommand: ["no-such-agent", "{prompt}"]\n'
     )
     repo = make_repo(tmp_path / "proj")
-    card = add(cli, "Write a prompt file", "--profile", "fake", "--body", "Say hi.", cwd=repo)
-    ghost = add(cli, "Never runs", "--profile", "ghost", "--max-attempts", "1", "--no-repo")
+    card = add_card(cli, "Write a prompt file", "--profile", "fake", "--body", "Say hi.", cwd=repo)
+    ghost = add_card(cli, "Never runs", "--profile", "ghost", "--max-attempts", "1", "--no-repo")
     env = {"PATH": f"{bin_dir}:{os.environ['PATH']}"}
     code, out = finish(start_dispatcher("--until-idle", *FAST, env=env))
     assert code == 0, out
@@ -194,7 +175,7 @@ def test_an_agent_without_its_key_fails_at_once_with_the_fix(
     monkeypatch.delenv(KEY_ENV)
     server = serve(model, [{"text": "never"}])
     agent_profile(hermes_home, "keyless", server.url, max_attempts=1)
-    card = add(cli, "No key", "--profile", "keyless", "--no-repo")
+    card = add_card(cli, "No key", "--profile", "keyless", "--no-repo")
     code, out = finish(start_dispatcher("--until-idle", *FAST))
     assert code == 0, out
     with open_store(db_url) as store:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import socket
 import stat
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,7 @@ import pytest
 from board import open_store
 from board.clock import parse_iso
 from tests.conftest import Cli
-from tests.helpers.agents import KEY_ENV, agent_profile, call, tool_results
+from tests.helpers.agents import KEY_ENV, add_card, agent_profile, call, serve, tool_results
 from tests.helpers.processes import FAST, finish, git, make_repo, start_dispatcher
 from workers.agent.fake_openai import FakeOpenAI
 from workers.backends import probe
@@ -27,26 +26,6 @@ sandboxed = pytest.mark.skipif(probe() is not None, reason=f"no sandbox here: {p
 @pytest.fixture(autouse=True)
 def model_key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(KEY_ENV, "sk-test")
-
-
-@pytest.fixture
-def model() -> Iterator[list[FakeOpenAI]]:
-    servers: list[FakeOpenAI] = []
-    yield servers
-    for server in servers:
-        server.__exit__()
-
-
-def serve(servers: list[FakeOpenAI], script: list[dict[str, object]]) -> FakeOpenAI:
-    server = FakeOpenAI(script).__enter__()  # type: ignore[arg-type]
-    servers.append(server)
-    return server
-
-
-def add(cli: Cli, title: str, *args: str, cwd: Path | None = None) -> int:
-    result = cli("board", "add", title, *args, cwd=cwd)
-    assert result.code == 0, result.err
-    return int(result.out)
 
 
 def profile_file(home: Path, name: str, text: str) -> None:
@@ -82,11 +61,11 @@ def test_every_runner_ends_timeout_within_a_second_of_its_deadline(
     profile_file(hermes_home, "slowcli", 'runner: cli\ncommand: ["bash", "-c", "sleep 30"]\n')
     three = ("--timeout", "3", "--max-attempts", "1", "--no-repo")
     cards = [
-        add(cli, "Sleepy command", "--profile", "shell", "--body", "sleep 30", *three),
-        add(cli, "Sleepy agent", "--profile", "bot", *three),
-        add(cli, "Asking agent", "--profile", "bot", *three),
-        add(cli, "Slow model", "--profile", "bot", *three),
-        add(cli, "Sleepy cli", "--profile", "slowcli", *three),
+        add_card(cli, "Sleepy command", "--profile", "shell", "--body", "sleep 30", *three),
+        add_card(cli, "Sleepy agent", "--profile", "bot", *three),
+        add_card(cli, "Asking agent", "--profile", "bot", *three),
+        add_card(cli, "Slow model", "--profile", "bot", *three),
+        add_card(cli, "Sleepy cli", "--profile", "slowcli", *three),
     ]
     code, out = finish(start_dispatcher("--until-idle", *FAST, "--concurrency", "5"), 90)
     assert code == 0, out
@@ -107,7 +86,7 @@ def test_time_waiting_for_a_human_can_have_its_own_limit(
     """`human_timeout`: waits do not count against `timeout`, and have their own limit."""
     server = serve(model, [{"tool_calls": [call("ask_human", question="Which one?")]}])
     agent_profile(hermes_home, "patient", server.url, max_attempts=1, human_timeout=2)
-    card = add(cli, "Ask", "--profile", "patient", "--timeout", "60", "--no-repo")
+    card = add_card(cli, "Ask", "--profile", "patient", "--timeout", "60", "--no-repo")
     code, out = finish(start_dispatcher("--until-idle", *FAST), 60)
     assert code == 0, out
     with open_store(db_url) as store:
@@ -135,15 +114,15 @@ def test_secrets_never_reach_card_work_and_are_masked_everywhere(
     profile_file(
         hermes_home, "sh", f"runner: command\nbackend: {backend}\nenv: [PASSED_ON_PURPOSE]\n"
     )
-    env_card = add(
+    env_card = add_card(
         cli, "Shell env", "--profile", "sh", "--no-repo",
         "--body", "env; echo passed=$PASSED_ON_PURPOSE; echo key=${OPENAI_API_KEY:-none}",
     )  # fmt: skip
     workspace_file = hermes_home / "workspaces" / "card-2" / "key.txt"
     workspace_file.parent.mkdir(parents=True)
     workspace_file.write_text(f"the key is {KEY}\n")  # a file that shows the key anyway
-    agent_card = add(cli, "Agent env", "--profile", "bot", "--no-repo")
-    leaky = add(cli, "Leaky provider", "--profile", "keyed", "--no-repo")
+    agent_card = add_card(cli, "Agent env", "--profile", "bot", "--no-repo")
+    leaky = add_card(cli, "Leaky provider", "--profile", "keyed", "--no-repo")
     secrets = {"OPENAI_API_KEY": KEY, "GITHUB_TOKEN": "ghp_abcdefghijklmnop", KEY_ENV: "sk-test"}
     env = {**secrets, "PASSED_ON_PURPOSE": "visible-value"}
     code, out = finish(start_dispatcher("--until-idle", *FAST, env=env), 60)
@@ -195,7 +174,7 @@ def test_a_files_only_agent_cannot_plant_a_git_directory(
         ],
     )
     agent_profile(hermes_home, "files", server.url, tools=["files"], max_attempts=1)
-    card = add(cli, "Plant it", "--profile", "files", cwd=repo)
+    card = add_card(cli, "Plant it", "--profile", "files", cwd=repo)
     code, out = finish(start_dispatcher("--until-idle", *FAST), 60)
     assert code == 0, out
     assert not marker.exists()
@@ -228,7 +207,7 @@ chmod +x hooks/pre-commit
 echo "gitdir: $PWD/evil-git" > .git
 echo work > result.txt
 """
-    card = add(cli, "Rewrite .git", "--profile", "raw", "--body", body, cwd=repo)
+    card = add_card(cli, "Rewrite .git", "--profile", "raw", "--body", body, cwd=repo)
     code, out = finish(start_dispatcher("--until-idle", *FAST), 60)
     assert code == 0, out
     with open_store(db_url) as store:
@@ -246,7 +225,7 @@ def test_a_card_whose_work_cannot_be_committed_never_ends_done(
         'echo work > a.txt; gitdir=$(sed "s/gitdir: //" .git); '
         'echo "ref: refs/heads/main" > "$gitdir/HEAD"'
     )
-    card = add(cli, "Move HEAD", "--profile", "raw", "--body", body, cwd=repo)
+    card = add_card(cli, "Move HEAD", "--profile", "raw", "--body", body, cwd=repo)
     code, out = finish(start_dispatcher("--until-idle", *FAST), 60)
     assert code == 0, out
     with open_store(db_url) as store:
@@ -283,8 +262,10 @@ def test_the_sandbox_holds_against_a_command_card_and_an_agent(
     )
     agent_profile(hermes_home, "boxed", model_server.url, backend="sandbox", approvals="auto")
     profile_file(hermes_home, "boxsh", "runner: command\nbackend: sandbox\n")
-    shell_card = add(cli, "Escape (shell)", "--profile", "boxsh", "--body", script, "--no-repo")
-    add(cli, "Escape (agent)", "--profile", "boxed", "--no-repo")
+    shell_card = add_card(
+        cli, "Escape (shell)", "--profile", "boxsh", "--body", script, "--no-repo"
+    )
+    add_card(cli, "Escape (agent)", "--profile", "boxed", "--no-repo")
     env = {"HOME": str(home)}
     try:
         code, out = finish(start_dispatcher("--until-idle", *FAST, env=env), 60)
@@ -325,7 +306,7 @@ def test_hermes_home_is_private_and_an_old_one_is_tightened(
     hermes_home.chmod(0o755)
     (hermes_home / "board.db").touch(mode=0o644)
     (hermes_home / "board.db").chmod(0o644)
-    add(cli, "Say hi", "--profile", "shell", "--body", "echo hi", "--no-repo")
+    add_card(cli, "Say hi", "--profile", "shell", "--body", "echo hi", "--no-repo")
     code, out = finish(start_dispatcher("--until-idle", *FAST), 60)
     assert code == 0, out
     assert stat.S_IMODE(hermes_home.stat().st_mode) == 0o700

@@ -8,8 +8,11 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from workers.agent.fake_openai import FakeOpenAI
+
 if TYPE_CHECKING:
     from board import Store
+    from tests.conftest import Cli
     from workers.attempt import Attempt
     from workers.runners.base import RunContext
 
@@ -31,6 +34,20 @@ def agent_profile(home: Path, name: str, api_base: str, **fields: Any) -> str:
     }
     (folder / f"{name}.yaml").write_text(yaml.safe_dump(profile))
     return name
+
+
+def serve(servers: list[FakeOpenAI], script: list[dict[str, Any]]) -> FakeOpenAI:
+    """Start a scripted model server; the `model` fixture stops it after the test."""
+    server = FakeOpenAI(script).__enter__()
+    servers.append(server)
+    return server
+
+
+def add_card(cli: Cli, title: str, *args: str, cwd: Path | None = None) -> int:
+    """`hermes board add TITLE ARGS` in `cwd` (its repository, if any); returns the id."""
+    result = cli("board", "add", title, *args, cwd=cwd)
+    assert result.code == 0, result.err
+    return int(result.out)
 
 
 def call(tool: str, /, **arguments: Any) -> dict[str, Any]:
