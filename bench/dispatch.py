@@ -1,6 +1,7 @@
 """Dispatch benchmarks: end-to-end throughput of trivial cards, start latency of a card
 added to an idle dispatcher, a `true` card end to end against spawning `true`, reclaim
-times after kill -9 and SIGSTOP, idle cost.
+times after kill -9 and SIGSTOP, idle cost; and what the sandbox backend costs, the same
+cards run in bubblewrap against the same cards run locally.
 
 Each figure is reported beside a reference measured in the same run (the cost of merely
 spawning the processes a card needs) or beside the setting that bounds it (the poll
@@ -28,13 +29,15 @@ POLL_MS = 20.0  # dispatcher.loop.Settings.poll
 
 
 class Board:
-    """A fresh HERMES_HOME with a `bench` profile (command runner) allowing 8 workers."""
+    """A fresh HERMES_HOME with a `bench` profile (command runner) allowing 8 workers, on
+    the `local` backend unless another is named."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, backend: str = "local") -> None:
         self.home = root
         (root / "profiles").mkdir(parents=True)
         (root / "profiles" / "bench.yaml").write_text(
             "runner: command\nconcurrency: 8\nmax_attempts: 3\ntimeout: 600\n"
+            f"backend: {backend}\n"
         )
         self.store = open_store(f"sqlite:///{root / 'board.db'}")
         self.env = hermes_env(root)
@@ -75,9 +78,9 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
     proc.wait(timeout=30)
 
 
-def throughput(workdir: Path, cards: int) -> tuple[float, float]:
+def throughput(workdir: Path, cards: int, backend: str = "local") -> tuple[float, float]:
     """Trivial cards per minute at concurrency 8: (first claim to last completion, wall)."""
-    board = Board(workdir / "throughput")
+    board = Board(workdir / f"throughput-{backend}", backend)
     ids = board.add("true", cards)
     start = time.monotonic()
     proc = board.dispatcher("--until-idle", "--concurrency", "8")
@@ -97,10 +100,10 @@ def spawns_per_minute(argv: list[str], n: int) -> float:
     return n / (time.monotonic() - start) * 60
 
 
-def latency(workdir: Path, samples: int) -> dict[str, list[float]]:
+def latency(workdir: Path, samples: int, backend: str = "local") -> dict[str, list[float]]:
     """Created -> claimed, -> worker started, -> done, for `true` cards added one at a time
     to an idle dispatcher whose fallback tick is 30 s (so only change detection wakes it)."""
-    board = Board(workdir / "latency")
+    board = Board(workdir / f"latency-{backend}", backend)
     proc = board.dispatcher("--tick", "30")
     wait_for(lambda: board.store.dispatchers(utcnow()))
     time.sleep(0.5)
@@ -256,7 +259,27 @@ def run(workdir: Path, size: Size) -> list[Row]:
     rows.append(Row(SECTION, "idle dispatcher CPU", cpu, "% core"))
     rows.append(Row(SECTION, "idle dispatcher RSS", rss, "MiB"))
     rows.append(Row(SECTION, "idle worker template RSS", template, "MiB"))
-    return rows
+    return rows + sandbox_cost(workdir, size, per_min, times["completed"])
+
+
+def sandbox_cost(
+    workdir: Path, size: Size, local_per_min: float, local_done: list[float]
+) -> list[Row]:
+    """The same trivial cards in the bubblewrap sandbox, against the local figures above."""
+    from workers.backends import probe
+
+    if probe() is not None:
+        return []  # no sandbox on this machine: nothing to compare
+    cards = pick(size, 40, 150, 1000)
+    per_min, _ = throughput(workdir, cards, "sandbox")
+    done = latency(workdir, pick(size, 5, 20, 100), "sandbox")["completed"]
+    local = "the same cards on the local backend, this run"
+    return [
+        Row(SECTION, f"sandbox: `true` cards, concurrency 8, {cards:,} cards", per_min, "/min",
+            local_per_min, local),
+        Row(SECTION, "sandbox: `true` card, created -> done, p50", percentile(done, 50) * 1e3,
+            "ms", percentile(local_done, 50) * 1e3, local),
+    ]  # fmt: skip
 
 
 def _spawn_once(argv: list[str]) -> float:

@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from hermes import __version__
 from hermes.errors import HermesError
-from hermes.paths import board_url, hermes_home, profiles_dir
+from hermes.paths import board_url, ensure_home, hermes_home, profiles_dir
 
 Status = Literal["ok", "warn", "fail"]
 
@@ -38,7 +38,7 @@ class Check:
 def run_checks() -> list[Check]:
     """Every check, in the order a person reads them."""
     checks = [Check("hermes", "ok", f"{__version__} on Python {sys.version.split()[0]}")]
-    checks += [_git(), _board(), _home(), _sandbox()]
+    checks += [_git(), _home(), _board(), _sandbox(), _network()]
     checks += _profiles()
     return checks
 
@@ -55,13 +55,16 @@ def _git() -> Check:
 
 def _home() -> Check:
     home = hermes_home()
-    if not home.exists():
-        return Check("home", "ok", f"{home} (made private on first use)")
+    before = stat.S_IMODE(home.stat().st_mode) if home.exists() else None
+    try:
+        ensure_home()
+    except HermesError as exc:
+        return Check("home", "fail", str(exc))
     mode = stat.S_IMODE(home.stat().st_mode)
+    if before is not None and before & 0o077 and not mode & 0o077:
+        return Check("home", "ok", f"{home} was readable by others ({before:o}): now {mode:o}")
     if mode & 0o077:
-        return Check(
-            "home", "warn", f"{home} is {mode:o}, readable by others; run any hermes command"
-        )
+        return Check("home", "warn", f"{home} is {mode:o}, readable by others; chmod 700 it")
     return Check("home", "ok", f"{home} (private, {mode:o})")
 
 
@@ -89,6 +92,19 @@ def _sandbox() -> Check:
             f"{problem}; profiles with backend auto run card work unsandboxed (local)",
         )
     return Check("sandbox", "ok", "bubblewrap works: backend auto runs card work sandboxed")
+
+
+def _network() -> Check:
+    from workers.backends import slirp
+
+    if slirp() is None:
+        return Check(
+            "network",
+            "warn",
+            "slirp4netns is not installed: a sandbox with `network: true` shares this "
+            "machine's network, its local services included (apt install slirp4netns)",
+        )
+    return Check("network", "ok", "slirp4netns: a sandbox's network is outbound only")
 
 
 def _profiles() -> list[Check]:

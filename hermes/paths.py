@@ -47,10 +47,11 @@ def ensure_dir(path: Path, mode: int = 0o777) -> Path:
 
 def board_url() -> str:
     """The board database URL: `$HERMES_DB_URL`, or SQLite at `$HERMES_HOME/board.db`."""
+    home = ensure_home()  # private even when the board lives elsewhere: logs are here
     url = os.environ.get("HERMES_DB_URL")
     if url:
         return url
-    return f"sqlite:///{ensure_home() / 'board.db'}"
+    return f"sqlite:///{home / 'board.db'}"
 
 
 def profiles_dir() -> Path:

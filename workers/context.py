@@ -9,12 +9,24 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from board import Card, Store
+from board.db import sqlite_path
+from hermes.errors import InvalidInput
 from hermes.paths import hermes_home, profiles_dir
 from profiles import Profile
 from workers.attempt import Attempt
 from workers.backends import backend_for
 from workers.runners.base import RunContext
 from workers.secrets import Masker, card_env, named_secrets, secret_names
+
+
+def _board_folder(db_url: str | None) -> tuple[Path, ...]:
+    """The folder of a board kept outside HERMES_HOME, which a sandbox hides too."""
+    if db_url is None:
+        return ()
+    try:
+        return (sqlite_path(db_url).parent,)
+    except InvalidInput:
+        return ()  # not a file on this machine
 
 
 def card_secrets(environ: Mapping[str, str]) -> tuple[frozenset[str], Masker]:
@@ -37,10 +49,12 @@ def make_context(
     repo_git: Path | None = None,
     on_process: Callable[[int], None] = lambda _group: None,
     report: Callable[[str], None] = lambda _line: None,
+    db_url: str | None = None,
 ) -> RunContext:
     """The context of one attempt; `report` gets the run log's line about the backend."""
     readonly = (repo_git,) if repo_git is not None else ()
-    backend, note = backend_for(profile.backend, hide=(hermes_home(),), readonly=readonly)
+    hide = (hermes_home(), *_board_folder(db_url))
+    backend, note = backend_for(profile.backend, hide=hide, readonly=readonly)
     report(f"backend: {backend.describe()}" + (f"; {note}" if note else ""))
     env = card_env(os.environ, secrets, profile.env) | {
         "HERMES_CARD_ID": str(card.id),

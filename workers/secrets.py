@@ -15,9 +15,10 @@ chunks may split a secret in two.
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 MASK = "***"
 #: Values shorter than this are not masked: masking "1" or "true" would garble output.
@@ -34,17 +35,24 @@ KNOWN_SECRETS = frozenset(
     }
 )  # fmt: skip
 SECRET_NAME = re.compile(
-    r"(?:^|_)(?:API_?KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIALS?|PRIVATE_KEY|ACCESS_KEY)"
-    r"(?:_|$)|PASSWORD|SECRET",
+    r"(?:^|_)(?:API_?KEY|KEY|TOKEN|SECRET|PASSWORD|PASSWD|PASS|CREDENTIALS?|PRIVATE_KEY"
+    r"|ACCESS_KEY|PAT|DSN|JWT|AUTH|COOKIE|SESSION)(?:_|$)|PASSWORD|SECRET",
     re.IGNORECASE,
 )
+#: A URL with a password in it (`postgresql://user:pass@host/db`).
+URL_PASSWORD = re.compile(r"[a-z][a-z0-9+.-]*://[^/\s:@]+:([^/\s@]+)@", re.IGNORECASE)
 
 
 def secret_names(environ: Mapping[str, str], named: Iterable[str]) -> frozenset[str]:
     """Every variable of `environ` that is a secret: `named` ones (from profiles and
-    settings), hermes' known ones, and those whose name says so."""
+    settings), hermes' known ones, those whose name says so, and those whose value is a
+    URL with a password in it."""
     named = set(named) | KNOWN_SECRETS
-    return frozenset(n for n in environ if n in named or SECRET_NAME.search(n))
+    return frozenset(
+        n
+        for n, value in environ.items()
+        if n in named or SECRET_NAME.search(n) or URL_PASSWORD.search(value)
+    )
 
 
 def card_env(
@@ -68,12 +76,26 @@ class Masker:
 
     @classmethod
     def of(cls, environ: Mapping[str, str], secrets: Iterable[str]) -> Masker:
-        """A masker for the values `secrets` have in `environ`."""
-        return cls(environ[n] for n in secrets if n in environ)
+        """A masker for the values `secrets` have in `environ` (and the passwords in
+        them, which may show up on their own)."""
+        values = [environ[n] for n in secrets if n in environ]
+        passwords = [m[1] for v in values for m in URL_PASSWORD.finditer(v)]
+        return cls([*values, *passwords])
 
     def text(self, value: str) -> str:
         """`value` with every secret masked."""
         return self._text.sub(MASK, value) if self._text is not None else value
+
+    def deep(self, value: Any) -> Any:
+        """`value` with every string in it masked (dicts and lists walked): mask before
+        encoding, since an encoding (JSON's escapes) can change how a secret is spelled."""
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, dict):
+            return {k: self.deep(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [self.deep(v) for v in value]
+        return value
 
     def optional(self, value: str | None) -> str | None:
         """Like `text`, passing None through."""
@@ -96,15 +118,24 @@ class Masker:
 class MaskedStream:
     """A byte sink that masks secrets even when a chunk boundary cuts one in two.
 
-    `write` keeps back the bytes that might begin a secret; `flush` ends the stream and
-    writes what was kept back."""
+    `write` keeps back the bytes that might begin a secret; `close` ends the stream and
+    writes what was kept back; anything written after that is dropped. Its own lock:
+    the pump thread writes while the runner's thread may close it."""
 
     def __init__(self, sink: BinaryIO, masker: Masker) -> None:
         self._sink, self._masker = sink, masker
         self._carry = b""
+        self._closed = False
+        self._lock = threading.Lock()
 
     def write(self, chunk: bytes) -> int:
         """Mask and write what can be written now."""
+        with self._lock:
+            if not self._closed:
+                self._write(chunk)
+        return len(chunk)
+
+    def _write(self, chunk: bytes) -> None:
         data = self._masker.data(self._carry + chunk)
         keep = self._masker.held_back(data)
         self._carry = data[len(data) - keep :] if keep else b""
@@ -112,14 +143,18 @@ class MaskedStream:
         if out:
             self._sink.write(out)
             self._sink.flush()
-        return len(chunk)
 
-    def flush(self) -> None:
-        """The stream ended: write what was kept back."""
-        if self._carry:
-            self._sink.write(self._masker.data(self._carry))
-            self._carry = b""
-        self._sink.flush()
+    def close(self) -> None:
+        """The stream ended: write what was kept back (the underlying file stays open:
+        it is the caller's)."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            if self._carry:
+                self._sink.write(self._masker.data(self._carry))
+                self._carry = b""
+            self._sink.flush()
 
 
 def named_secrets(user_dir: Path | None) -> set[str]:

@@ -136,8 +136,8 @@ class _Work:
 
         threading.Thread(target=body, name=f"attempt-run-{self.job.run_id}", daemon=True).start()
         attempt = self.attempt
-        while not done.wait(WATCH):
-            if (why := attempt.overdue()) is not None:
+        while not done.wait(WATCH) and not attempt.stop.is_set():  # a lost lease sets stop
+            if (why := attempt.overdue()) is not None and not done.is_set():
                 attempt.halt("timeout", why)
                 break
         if attempt.reason is None:
@@ -165,9 +165,12 @@ class _Work:
         try:
             outcome = runner.run(self.context(space))
             if outcome.ok and not self.attempt.stop.is_set():
-                sha = workspaces.commit(space, card)
-                if sha:
-                    log.line(f"committed {sha[:10]} on {space.branch}")
+                committed = workspaces.commit(space, card)
+                if committed is not None and committed.sha:
+                    log.line(f"committed {committed.sha[:10]} on {space.branch}")
+                if committed is not None and committed.left_out:
+                    nested = ", ".join(committed.left_out)
+                    log.line(f"not committed: {nested} (a git repository of its own)")
             return outcome
         finally:
             os.close(space.lock_fd)
@@ -188,6 +191,7 @@ class _Work:
             repo_git=workspaces.git_dir(space) if space.repo is not None else None,
             on_process=lambda group: _record_group(store, run_id, group),
             report=self.log.line,
+            db_url=self.job.db_url,
         )
 
 

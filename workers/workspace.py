@@ -16,6 +16,7 @@ from pathlib import Path
 from board import Card, Store
 from hermes.paths import workspaces_dir, worktrees_dir
 from worktrees import (
+    Committed,
     WorkspaceError,
     branch_for,
     commit_card,
@@ -65,8 +66,8 @@ def prepare(card: Card, store: Store) -> Workspace:
     return Workspace(path, branch, repo, lock_fd)
 
 
-def commit(workspace: Workspace, card: Card) -> str | None:
-    """Commit the run's changes on the card branch; None for scratch or no changes."""
+def commit(workspace: Workspace, card: Card) -> Committed | None:
+    """Commit the run's changes on the card branch; None for a scratch directory."""
     if workspace.repo is None:
         return None
     message = f"hermes: card {card.id}: {card.title.splitlines()[0]}"

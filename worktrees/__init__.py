@@ -15,6 +15,7 @@ from worktrees.repo import RepoRef, resolve_repo
 
 if TYPE_CHECKING:
     from worktrees.git_ops import (
+        Committed,
         MergeConflict,
         WorkspaceError,
         branch_for,
@@ -32,6 +33,7 @@ __getattr__ = lazy_attributes(
     __name__,
     dict.fromkeys(
         [
+            "Committed",
             "MergeConflict",
             "WorkspaceError",
             "branch_for",
@@ -49,6 +51,7 @@ __getattr__ = lazy_attributes(
 )
 
 __all__ = [
+    "Committed",
     "MergeConflict",
     "RepoRef",
     "WorkspaceError",

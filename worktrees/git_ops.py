@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from git import Git, GitCommandError, Repo
@@ -27,13 +28,20 @@ from hermes.errors import HermesError
 FALLBACK_NAME = "hermes"
 FALLBACK_EMAIL = "hermes@localhost"
 #: Settings every hermes git command runs with (as `GIT_CONFIG_*` variables, which
-#: outrank every config file): nothing configured in a repository runs as a command.
+#: outrank every config file): nothing configured in a repository runs as a command, and
+#: git never descends into a repository nested in a worktree (whose own settings, filters
+#: included, card work wrote).
 SAFE_CONFIG = {
     "core.hooksPath": "/dev/null",
     "core.fsmonitor": "false",
     "commit.gpgSign": "false",
     "tag.gpgSign": "false",
     "core.sshCommand": "false",
+    "diff.ignoreSubmodules": "all",
+    "status.submoduleSummary": "false",
+    "submodule.recurse": "false",
+    "maintenance.auto": "false",
+    "gc.auto": "0",
 }
 SAFE_ENV = {
     "GIT_CONFIG_COUNT": str(len(SAFE_CONFIG)),
@@ -200,30 +208,56 @@ def _merge(
         raise WorkspaceError(f"cannot merge {branch}: {_stderr(exc)}") from exc
 
 
-def commit_all(path: Path, message: str) -> str | None:
+def commit_all(path: Path, message: str) -> Committed:
     """Commit every change in a repository of the user's (not a card's worktree: see
-    `commit_card`); returns the commit, or None if nothing changed."""
+    `commit_card`)."""
     repo = _open(path)
     return _commit(repo.git, path, message, identity_env(repo))
 
 
-def commit_card(repo_root: Path, card_id: int, path: Path, message: str) -> str | None:
-    """Commit every change in the card's worktree on its branch; returns the commit, or
-    None if nothing changed. Refuses (WorkspaceError) a worktree whose git records the
-    run changed, so a card whose work could not be committed never ends `done`."""
+def commit_card(repo_root: Path, card_id: int, path: Path, message: str) -> Committed:
+    """Commit every change in the card's worktree on its branch. Refuses
+    (WorkspaceError) a worktree whose git records the run changed, so a card whose work
+    could not be committed never ends `done`."""
     worktree = _card_git(repo_root, card_id, path)
     return _commit(worktree, path, message, identity_env(_open(repo_root)))
 
 
-def _commit(git: Git, path: Path, message: str, env: dict[str, str]) -> str | None:
+@dataclass(frozen=True, slots=True)
+class Committed:
+    """What a commit of card work did: the commit (None: nothing changed) and the git
+    repositories nested in the workspace that were left out of it."""
+
+    sha: str | None
+    left_out: tuple[str, ...] = ()
+
+
+def _commit(git: Git, path: Path, message: str, env: dict[str, str]) -> Committed:
     try:
         git.add("-A")
-        if not git.status("--porcelain"):
-            return None
+        nested = _unstage_nested_repositories(git)
+        if not git.status("--porcelain", "--ignore-submodules=all"):
+            return Committed(None, nested)
         git.commit("-q", "-m", message, env=env)
-        return str(git.rev_parse("HEAD"))
+        return Committed(str(git.rev_parse("HEAD")), nested)
     except GitCommandError as exc:
         raise WorkspaceError(f"cannot commit in {path}: {_stderr(exc)}") from exc
+
+
+def _unstage_nested_repositories(git: Git) -> tuple[str, ...]:
+    """Take repositories nested in the workspace back out of the index: `add` would
+    record each as a link to a commit that exists only inside it."""
+    added = git.diff(
+        "--cached", "--raw", "--no-abbrev", "-z", "--diff-filter=A", "--ignore-submodules=none"
+    )
+    fields = added.split("\0")
+    nested = tuple(
+        path for meta, path in zip(fields[::2], fields[1::2], strict=False)
+        if meta.split(" ")[1:2] == ["160000"]
+    )  # fmt: skip
+    if nested:
+        git.rm("--cached", "-f", "-q", "--", *nested)
+    return nested
 
 
 def remove_worktree(repo_root: Path, path: Path) -> None:

@@ -110,6 +110,12 @@ def test_a_profiles_rules_and_modes(
     assert verdict("git push -f origin main", "strict") == ("high", "refuse")
     assert verdict("rm -rf /tmp/build-cache", "strict") == ("low", "run")
     assert verdict("rm -rf /tmp/build-cache", "default") == ("low", "ask")
+    (hermes_home / "profiles" / "gitty.yaml").write_text(
+        'runner: agent\napprovals: {allow: ["git *", "pytest*"]}\n'
+    )
+    assert verdict("git push -f origin main && pytest -q", "gitty") == ("high", "run")
+    for smuggled in ("git status; rm -rf ~", "pytest; git push -f origin main; dd of=/dev/sda"):
+        assert verdict(smuggled, "gitty")[1] == "ask", smuggled
     refused = check(capsys, "terraform destroy", place, "--profile", "ops")
     assert refused["reason"] == "matches this profile's deny rule '*terraform destroy*'"
 

@@ -216,6 +216,33 @@ echo work > result.txt
     assert git(repo, "show", f"hermes/card-{card}:result.txt") == "work"
 
 
+def test_a_repository_nested_in_the_workspace_runs_nothing_and_is_left_out(
+    cli: Cli, hermes_home: Path, db_url: str, tmp_path: Path
+) -> None:
+    """A nested repository's own settings (a clean filter here) would run if hermes' git
+    looked inside it; it never does, and the nested repository is not committed."""
+    marker = tmp_path / "pwned"
+    repo = make_repo(tmp_path / "proj")
+    profile_file(hermes_home, "raw", "runner: command\nbackend: local\nmax_attempts: 1\n")
+    body = f"""
+git init -q sub && cd sub && echo one > a.txt && git add a.txt
+git -c user.name=x -c user.email=x@x commit -qm one
+printf '#!/bin/sh\\ntouch {marker}\\ncat\\n' > ../filter.sh && chmod +x ../filter.sh
+git config filter.x.clean "$PWD/../filter.sh" && echo '* filter=x' > .git/info/attributes
+sleep 1.1 && touch a.txt && cd .. && echo work > result.txt
+"""
+    card = add_card(cli, "Nest a repo", "--profile", "raw", "--body", body, cwd=repo)
+    code, out = finish(start_dispatcher("--until-idle", *FAST), 60)
+    assert code == 0, out
+    with open_store(db_url) as store:
+        assert store.card(card).status == "done", store.detail(card).runs
+    assert not marker.exists()
+    files = git(repo, "ls-tree", "-r", "--name-only", f"hermes/card-{card}").split()
+    assert "result.txt" in files and "sub" not in files
+    log = cli("board", "log", str(card)).out
+    assert "not committed: sub (a git repository of its own)" in log
+
+
 def test_a_card_whose_work_cannot_be_committed_never_ends_done(
     cli: Cli, hermes_home: Path, db_url: str, tmp_path: Path
 ) -> None:

@@ -17,7 +17,7 @@ import pytest
 from board import Store
 from tests.helpers.agents import agent_profile, run_context
 from tests.helpers.processes import git, make_repo
-from workers.backends import probe
+from workers.backends import probe, slirp
 from workers.runners.base import RunContext, execute
 
 pytestmark = pytest.mark.skipif(probe() is not None, reason=f"no sandbox here: {probe()}")
@@ -79,6 +79,24 @@ def test_home_secrets_and_the_board_are_hidden(
     assert f"home={fake_home}" in out  # the same $HOME, empty and private
 
 
+def test_tools_under_home_work_but_their_credentials_do_not_show(
+    store: Store,
+    hermes_home: Path,
+    tmp_path: Path,
+    fake_home: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    tools = fake_home / ".cargo" / "bin"
+    tools.mkdir(parents=True)
+    (tools / "greet").write_text("#!/bin/sh\necho hello from a tool\n")
+    (tools / "greet").chmod(0o755)
+    (fake_home / ".cargo" / "credentials.toml").write_text("token = 'crates-secret'\n")
+    monkeypatch.setenv("PATH", f"{tools}:{os.environ['PATH']}")
+    ctx = sandbox_ctx(store, hermes_home, tmp_path / "ws")
+    code, out = run(ctx, "greet; cat ~/.cargo/credentials.toml; echo end")
+    assert code == 0 and "hello from a tool" in out and "crates-secret" not in out
+
+
 def test_tmp_is_private(ctx: RunContext) -> None:
     marker = Path("/tmp") / f"hermes-sandbox-marker-{os.getpid()}"
     marker.write_text("host")
@@ -92,20 +110,46 @@ def test_tmp_is_private(ctx: RunContext) -> None:
 
 @pytest.fixture
 def listener() -> Iterator[int]:
-    server = socket.create_server(("127.0.0.1", 0))
+    server = socket.create_server(("0.0.0.0", 0))
     server.settimeout(5)
     yield server.getsockname()[1]
     server.close()
 
 
+def host_address() -> str | None:
+    """This machine's first address that is not loopback (None: it has none)."""
+    out = subprocess.run(["hostname", "-I"], capture_output=True, text=True).stdout.split()
+    return next((a for a in out if not a.startswith("127.") and ":" not in a), None)
+
+
+def connects(ctx: RunContext, address: str, port: int) -> bool:
+    _code, out = run(ctx, f"(exec 3<>/dev/tcp/{address}/{port}) 2>/dev/null && echo yes || echo no")
+    return out.strip().endswith("yes")
+
+
 def test_the_network_is_off_unless_the_profile_says_so(
     store: Store, hermes_home: Path, tmp_path: Path, fake_home: Path, listener: int
 ) -> None:
-    probe_net = f"exec 3<>/dev/tcp/127.0.0.1/{listener} && echo connected || echo refused"
     closed = sandbox_ctx(store, hermes_home, tmp_path / "a")
-    assert "refused" in run(closed, probe_net)[1]
+    assert not connects(closed, "127.0.0.1", listener)
+    if (address := host_address()) is not None:
+        assert not connects(closed, address, listener)
+
+
+@pytest.mark.skipif(slirp() is None, reason="slirp4netns is not installed")
+def test_an_open_network_is_outbound_only(
+    store: Store, hermes_home: Path, tmp_path: Path, fake_home: Path, listener: int
+) -> None:
+    """With `network: true`, card work reaches other machines (here this machine's own
+    address, through the NAT) but not the services on this machine's loopback."""
     opened = sandbox_ctx(store, hermes_home, tmp_path / "b", network=True)
-    assert "connected" in run(opened, probe_net)[1]
+    assert not connects(opened, "127.0.0.1", listener)
+    address = host_address()
+    if address is None:
+        pytest.skip("this machine has no address but loopback")
+    assert connects(opened, address, listener)
+    _code, out = run(opened, "cat /etc/resolv.conf")
+    assert out == "nameserver 10.0.2.3\n"
 
 
 def test_nothing_it_starts_outlives_it(ctx: RunContext) -> None:

@@ -4,7 +4,8 @@ The gate (`workers.agent.risk`) says how risky a command is; the profile says wh
 about it (`approvals.mode`) and may add its own rules: shell-style globs matched against
 the whole command line and against each command in it. The strictest answer wins:
 `deny` refuses, `ask` waits for a human, and `allow` lets a line run without asking
-only when every command in it is allowed.
+only when every command in it is allowed (each command, not the line: a pattern's `*`
+would match `; rm -rf ~` too).
 """
 
 from __future__ import annotations
@@ -68,8 +69,7 @@ def _first(patterns: list[str], units: list[str]) -> str | None:
 
 
 def _allowed(patterns: list[str], units: list[str]) -> bool:
-    """The whole line matches, or every single command in it does."""
-    whole, *parts = units
-    if any(fnmatchcase(whole, p) for p in patterns):
-        return True
+    """Every single command in the line matches (never the line as a whole: a glob's
+    `*` also matches `; rm -rf ~`)."""
+    _whole, *parts = units
     return bool(parts) and all(any(fnmatchcase(u, p) for p in patterns) for u in parts)

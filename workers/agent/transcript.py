@@ -31,9 +31,10 @@ class Transcript:
         self._streaming = False
 
     def _record(self, entry: dict[str, Any]) -> None:
-        line = json.dumps({"at": time.time(), **entry}, ensure_ascii=False) + "\n"
+        masked = self._masker.deep({"at": time.time(), **entry})
+        line = json.dumps(masked, ensure_ascii=False) + "\n"
         with open_log(self.jsonl_path) as handle:
-            handle.write(self._masker.text(line).encode("utf-8"))
+            handle.write(line.encode("utf-8"))
 
     def _write(self, text: str) -> None:
         with open_log(self.log_path) as handle:

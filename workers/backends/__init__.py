@@ -5,17 +5,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hermes.errors import HermesError
 from profiles.model import BackendSpec
-from workers.backends.base import Backend, Execution
+from workers.backends.base import Backend, BackendUnavailable, Execution, Sink
 from workers.backends.local import LocalBackend
+from workers.backends.network import slirp
 from workers.backends.sandbox import SandboxBackend, probe
 
-__all__ = ["Backend", "BackendUnavailable", "Execution", "backend_for", "probe"]
-
-
-class BackendUnavailable(HermesError):
-    """The profile's backend cannot run here; retrying will not help."""
+__all__ = [
+    "Backend",
+    "BackendUnavailable",
+    "Execution",
+    "Sink",
+    "backend_for",
+    "probe",
+    "slirp",
+]
 
 
 def backend_for(

@@ -10,7 +10,25 @@ file the caller names, so the run log fills live whatever the backend. The worke
 from __future__ import annotations
 
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import Protocol
+
+from hermes.errors import HermesError
+
+
+class BackendUnavailable(HermesError):
+    """The profile's backend cannot run here; retrying will not help."""
+
+
+class Sink(Protocol):
+    """Where a backend writes the output of card work, chunk by chunk."""
+
+    def write(self, data: bytes) -> object:
+        """Take the next chunk (writes after `close` are dropped)."""
+        ...
+
+    def close(self) -> None:
+        """The output is over: write what is held back (idempotent)."""
+        ...
 
 
 class Execution(Protocol):
@@ -41,8 +59,8 @@ class Backend(Protocol):
         ...
 
     def start(
-        self, argv: list[str], *, workspace: Path, env: dict[str, str], output: BinaryIO
+        self, argv: list[str], *, workspace: Path, env: dict[str, str], output: Sink
     ) -> Execution:
         """Start `argv` in `workspace` with exactly `env`; stdout and stderr go to
-        `output` (after masking) until the process tree ends."""
+        `output` until the process tree ends, and `output` is closed then."""
         ...

@@ -53,7 +53,7 @@ def execute(
 ) -> Finished:
     """Run `argv` on the profile's backend in the workspace, its output masked into
     `sink`, until it exits, `limit` seconds pass, or the attempt halts."""
-    stream: Any = MaskedStream(sink, ctx.masker)
+    stream = MaskedStream(sink, ctx.masker)
     execution = ctx.backend.start(argv, workspace=ctx.workspace, env=ctx.env, output=stream)
     ctx.attempt.track(execution)
     try:

@@ -8,9 +8,6 @@ the script's whole tree and the worker says how the attempt ended.
 
 from __future__ import annotations
 
-import os
-import signal
-
 from workers.logs import open_log, tail
 from workers.runners.base import Outcome, RunContext, execute
 
@@ -36,14 +33,6 @@ def run_process(argv: list[str], ctx: RunContext) -> Outcome:
     if finished.code == 0:
         return Outcome(True, output, exit_code=0)
     return Outcome(False, output, _describe(finished.code, output), finished.code)
-
-
-def kill_group(pgid: int) -> None:
-    """SIGKILL a process group if it is still there."""
-    try:
-        os.killpg(pgid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
 
 
 def _describe(code: int, output: str) -> str:
