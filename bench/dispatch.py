@@ -36,8 +36,7 @@ class Board:
         self.home = root
         (root / "profiles").mkdir(parents=True)
         (root / "profiles" / "bench.yaml").write_text(
-            "runner: command\nconcurrency: 8\nmax_attempts: 3\ntimeout: 600\n"
-            f"backend: {backend}\n"
+            f"runner: command\nconcurrency: 8\nmax_attempts: 3\ntimeout: 600\nbackend: {backend}\n"
         )
         self.store = open_store(f"sqlite:///{root / 'board.db'}")
         self.env = hermes_env(root)

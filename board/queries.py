@@ -101,6 +101,14 @@ INSERT INTO events (card_id, run_id, at, kind, actor, data)
 VALUES (:card_id, :run_id, :at, :kind, :actor, :data)
 """
 EVENTS_OF = "SELECT at, kind, actor, data, run_id FROM events WHERE card_id = :id ORDER BY id"
+#: What each card paused on a human asked for: its current run's last `needs_input` event.
+PENDING_REQUESTS = """
+SELECT c.id, e.data FROM cards c JOIN events e ON e.id = (
+    SELECT max(id) FROM events
+    WHERE card_id = c.id AND run_id = c.run_id AND kind = 'needs_input'
+)
+WHERE c.status = 'needs_input'
+"""
 RUN_EVENTS = """
 SELECT at, kind, actor, data, run_id FROM events
 WHERE run_id = :run_id AND kind IN ({kinds}) ORDER BY id

@@ -97,9 +97,20 @@ class Reads(StoreBase):
             "runs": _run_totals(run_rows),
         }
 
+    def pending_requests(self) -> dict[int, dict[str, Any]]:
+        """Card id -> what it waits for (an approval or a question), for every card paused
+        on a human: what lists and live views show beside the card."""
+        rows = self._db.cx.execute(q.PENDING_REQUESTS).fetchall()
+        return {card_id: request_of(json.loads(data)) for card_id, data in rows}
+
     def data_version(self) -> int:
         """Changes whenever another process commits to the board: `watch` polls this."""
         return self._db.data_version()
+
+
+def request_of(data: dict[str, Any]) -> dict[str, Any]:
+    """A `needs_input` event's data without its status change: the request itself."""
+    return {k: v for k, v in data.items() if k not in ("from", "to")}
 
 
 def _where(where: CardFilter, now: datetime) -> tuple[str, dict[str, Any]]:

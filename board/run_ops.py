@@ -17,6 +17,7 @@ from board.base import LiveRunState
 from board.cards import Claim, Event, Usage
 from board.clock import iso
 from board.goal_ops import GoalCommands
+from board.reads import request_of
 from board.status import ANSWER_KINDS, Action, Status
 from hermes.errors import IllegalTransition
 
@@ -285,7 +286,7 @@ class RunCommands(GoalCommands):
         events = self.run_events(run_id, ("needs_input", *ANSWER_KINDS))
         if not events or events[-1].kind != "needs_input":
             return None
-        return events[-1].data
+        return request_of(events[-1].data)
 
     def run_events(self, run_id: int, kinds: tuple[str, ...]) -> list[Event]:
         """A run's events of the given kinds, oldest first."""

@@ -175,6 +175,22 @@ def test_pause_and_resume_keep_the_run(store: Store) -> None:
     ]
 
 
+def test_pending_requests_are_what_each_paused_card_waits_for_now(store: Store) -> None:
+    first, second, running = new(store), new(store), new(store)
+    runs = [store.claim(T0, 60) for _ in range(3)]
+    assert all(runs)
+    ask = {"kind": "question", "question": "eu or us?"}
+    assert store.pause(runs[0].run_id, T0, {"kind": "approval", "command": "make deploy"})  # type: ignore[union-attr]
+    assert store.resume(runs[0].run_id, T0, {}, kind="approved")  # type: ignore[union-attr]
+    assert store.pause(runs[0].run_id, T0, ask)  # type: ignore[union-attr]
+    assert store.pause(runs[1].run_id, T0, {"kind": "approval", "command": "rm -rf /x"})  # type: ignore[union-attr]
+    assert store.pending_requests() == {
+        first: ask,
+        second: {"kind": "approval", "command": "rm -rf /x"},
+    }
+    assert running not in store.pending_requests()
+
+
 def test_a_paused_card_of_a_dead_worker_is_reclaimed(store: Store) -> None:
     card_id = new(store)
     claim = store.claim(T0, 60)

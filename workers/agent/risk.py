@@ -41,7 +41,9 @@ def classify(command: str, workspace: Path, env: Mapping[str, str] | None = None
 
 def commands_of(command: str, workspace: Path, env: Mapping[str, str] | None = None) -> list[str]:
     """Each simple command in `command`, as text, for a profile's approval patterns;
-    empty when it cannot be read (the whole line is still matched)."""
+    empty when it cannot be read (the whole line is still matched). The program reads
+    as rules know it (`/usr/bin/curl` is `curl`; `git -C . push` is `git push`), so a
+    pattern is not dodged by spelling the same command another way."""
     seen = dict(env) if env is not None else _default_env(workspace)
     seen["PWD"] = str(workspace)
     try:

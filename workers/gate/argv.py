@@ -23,6 +23,17 @@ class Options:
 
     seen: dict[str, Word | None] = field(default_factory=dict)
     operands: list[Word] = field(default_factory=list)
+    given: list[tuple[str, Word]] = field(default_factory=list)
+
+    def add(self, name: str, value: Word | None) -> None:
+        """Record an option (the last value wins in `seen`; `given` keeps them all)."""
+        self.seen[name] = value
+        if value is not None:
+            self.given.append((name, value))
+
+    def every(self, *names: str) -> list[Word]:
+        """Every value given to any of the options, in order (`-v a -v b`)."""
+        return [value for name, value in self.given if name in names]
 
     def has(self, *names: str) -> bool:
         """Whether any of the options was given."""
@@ -71,21 +82,21 @@ def _option(words: list[Word], i: int, short: str, takes: frozenset[str], out: O
     if text.startswith("--"):
         name, eq, _value = text[2:].partition("=")
         if eq:
-            out.seen[f"--{name}"] = tail(words[i], len(name) + 3)
+            out.add(f"--{name}", tail(words[i], len(name) + 3))
             return i + 1
         if name in takes:
-            out.seen[f"--{name}"] = words[i + 1] if i + 1 < len(words) else lit("")
+            out.add(f"--{name}", words[i + 1] if i + 1 < len(words) else lit(""))
             return i + 2
-        out.seen[f"--{name}"] = None
+        out.add(f"--{name}", None)
         return i + 1
     for j, letter in enumerate(text[1:], start=1):
         if letter in short:
             if j + 1 < len(text):
-                out.seen[f"-{letter}"] = tail(words[i], j + 1)
+                out.add(f"-{letter}", tail(words[i], j + 1))
                 return i + 1
-            out.seen[f"-{letter}"] = words[i + 1] if i + 1 < len(words) else lit("")
+            out.add(f"-{letter}", words[i + 1] if i + 1 < len(words) else lit(""))
             return i + 2
-        out.seen[f"-{letter}"] = None
+        out.add(f"-{letter}", None)
     return i + 1
 
 

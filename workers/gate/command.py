@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from workers.gate.paths import Loc, locate
 from workers.gate.words import Word
 
 #: Directories of installed programs: `/usr/bin/rm` and `.venv/bin/twine` are those
@@ -44,7 +45,8 @@ class Command:
     removed; their names are in `wrappers`). `user` is set when it runs as another user,
     `remote` when it runs somewhere else (a container, another machine), so filesystem
     rules do not judge its paths against this machine. `stdin` holds heredoc and
-    here-string texts; `upstream` the commands piping into it.
+    here-string texts; `upstream` the commands piping into it. `links` are the links
+    made earlier on the line (path, target), which its paths may go through.
     """
 
     argv: tuple[Word, ...]
@@ -56,6 +58,11 @@ class Command:
     stdin: tuple[Word, ...] = ()
     upstream: tuple[Command, ...] = ()
     depth: int = 0
+    links: tuple[tuple[str, Word], ...] = ()
+
+    def locate(self, word: Word, follow_last: bool = True) -> Loc:
+        """Where `word` lands when this command uses it as a path (see `paths.locate`)."""
+        return locate(word, self.cwd, follow_last, dict(self.links))
 
     @property
     def prog(self) -> str:

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 
 from workers.gate.argv import parse_options
 from workers.gate.command import Command
-from workers.gate.paths import Places, locate, where
+from workers.gate.paths import Places, where
 from workers.gate.verdict import Risk
 from workers.gate.words import Word, values
 
@@ -80,7 +80,7 @@ def texts(cmd: Command) -> Iterator[str]:
 
 def _read(word: Word, cmd: Command) -> str:
     """The start of a regular file a client reads SQL from (never a FIFO or a device)."""
-    loc = locate(word, cmd.cwd)
+    loc = cmd.locate(word)
     if loc.path is None or loc.pattern or loc.path.startswith(("/dev/", "/proc/", "/sys/")):
         return ""
     try:
@@ -114,7 +114,7 @@ def _own_file(cmd: Command, places: Places) -> bool:
         operands.append(word)
     if not operands or operands[0].value in (":memory:", ""):
         return True
-    return where(locate(operands[0], cmd.cwd), places) in ("inside", "temp")
+    return where(cmd.locate(operands[0]), places) in ("inside", "temp")
 
 
 def mongo(cmd: Command, places: Places) -> Found:

@@ -10,20 +10,20 @@ to be judged by their directory rather than matched.
 from __future__ import annotations
 
 import codecs
-import itertools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from tree_sitter import Node
 
-from workers.gate.state import Shell
+from workers.gate.braces import MAX_BRACE, braces
+from workers.gate.params import Arg, operate
+from workers.gate.state import DEFAULT_IFS, Shell
 from workers.gate.words import Part, Word, hole, join, lit, unmark
 
 #: Runs a `$(...)`, backtick or `<(...)` node; returns its value when it can be known.
 SubRunner = Callable[[Node, Shell], Word]
 
-MAX_BRACE = 256  # words one brace expression may become; past it, the rest is unknown
 PRIVATE = 0xE000  # characters standing for opaque pieces while braces are expanded
 PRIVATE_END = 0xF900
 DQ_ESCAPES = re.compile(r"\\([$`\"\\\n])")
@@ -39,6 +39,7 @@ class Piece:
     raw: str | None = None
     word: Word | None = None
     quoted: bool = True
+    source: str = ""  # how an expansion was written (`$x`), for when its split is unknown
 
 
 @dataclass(slots=True)
@@ -53,7 +54,7 @@ class Expander:
         """A command argument: may become several words (braces, splitting) or none."""
         text, table = _encode(self._pieces(node, quoted=False))
         out: list[Word] = []
-        variants = _braces(text, 0)
+        variants = braces(text, 0)
         for variant in variants[:MAX_BRACE]:
             out.extend(self._fields(variant, table))
         if len(variants) > MAX_BRACE:
@@ -94,7 +95,7 @@ class Expander:
             return [Piece(word=lit(_ansi_c(_text(node)[2:-1])))]
         expanded = self._expansion(node)
         if expanded is not None:
-            return [Piece(word=expanded, quoted=quoted)]
+            return [Piece(word=expanded, quoted=quoted, source=_short(node))]
         if quoted:
             return [Piece(word=lit(_text(node)))]
         return [Piece(raw=_text(node))]
@@ -134,8 +135,11 @@ class Expander:
         return None
 
     def _braced(self, node: Node) -> Word:
-        """`${name}`, `${name:-default}`, `${name:+alt}`; anything else is unknown."""
+        """`${name}`, `${name:-default}`, `${name:+alt}`, `${#name}` (a number) and the
+        operators of `params` (`${f%.txt}`); anything else is unknown."""
         children = [c for c in node.children if c.type not in ("${", "}")]
+        if len(children) == 2 and children[0].type == "#":
+            return Word((Part(_short(node), "name"),))
         if not children or children[0].type not in ("variable_name", "special_variable_name"):
             self._scan(node)
             return hole(_short(node))
@@ -146,6 +150,11 @@ class Expander:
         if op in DEFAULTS + ALTERNATES and value.exact:
             chosen = (value.text == "") == (op in DEFAULTS)
             return self._join_nodes(rest) if chosen else (value if op in DEFAULTS else lit(""))
+        args = [_arg(n) for n in rest if n.is_named]
+        if op not in DEFAULTS + ALTERNATES and None not in args:
+            result = operate(value, op, [a for a in args if a is not None], _short(node))
+            if result is not None:
+                return result
         self._scan(node)
         return hole(_short(node))
 
@@ -164,7 +173,7 @@ class Expander:
     # -- from pieces to words -------------------------------------------------------------
 
     def _fields(self, text: str, table: list[Piece]) -> list[Word]:
-        """Split one brace variant into words (unquoted values split on whitespace)."""
+        """Split one brace variant into words (unquoted values split on IFS)."""
         done: list[list[Part]] = []
         cur: list[Part] = []
         touched = False
@@ -174,7 +183,8 @@ class Expander:
                 cur.extend(_part_of(ch, table, glob=True))
                 touched = touched or piece is not None
                 continue
-            for i, chunk in enumerate(_split(piece.word)):
+            chunks = _split(piece.word, self.shell.ifs())
+            for i, chunk in enumerate(chunks or [[Part(piece.source or "$?", "hole")]]):
                 if i and (cur or touched):
                     done.append(cur)
                     cur, touched = [], False
@@ -273,8 +283,19 @@ def _part_of(ch: str, table: list[Piece], glob: bool) -> list[Part]:
     return [Part(ch)]
 
 
-def _split(word: Word) -> list[list[Part]]:
-    """An unquoted value split on whitespace; glob characters in it become globs."""
+def _split(word: Word, ifs: str | None) -> list[list[Part]] | None:
+    """An unquoted value split on IFS; glob characters in it become globs.
+
+    None when the split cannot be known: IFS set to a value only known at run time, or
+    to characters other than the default that the value contains (`IFS=,; x=rm,-rf,~;
+    $x`). Bash's rules for non-blank IFS characters are not redone here: the fields are
+    called unknown instead, which a command name or a path must never be mistaken for.
+    """
+    if ifs != DEFAULT_IFS:
+        text = "".join(p.text for p in word.parts if p.kind == "lit")
+        if (ifs is None and word.text) or (ifs and set(ifs) & set(text)):
+            return None
+        return [[q for p in word.parts for q in _globbed(p)]]
     chunks: list[list[Part]] = [[]]
     for part in word.parts:
         if part.kind != "lit":
@@ -283,68 +304,27 @@ def _split(word: Word) -> list[list[Part]]:
         for i, field_text in enumerate(re.split(r"[ \t\n]+", part.text)):
             if i:
                 chunks.append([])
-            for ch in field_text:
-                chunks[-1].append(Part(ch, "glob") if ch in "*?[" else Part(ch))
+            chunks[-1].extend(_globbed(Part(field_text)))
     return chunks
 
 
-def _braces(text: str, depth: int) -> list[str]:
-    """Brace expansion of raw text: `a{b,c}` and `{1..3}`; opaque characters inert.
-
-    At most `MAX_BRACE + 1` results: one more than used tells the caller some were cut.
-    """
-    if depth > 8 or "{" not in text:
-        return [text]
-    for start, ch in enumerate(text):
-        if ch != "{":
-            continue
-        found = _brace_at(text, start)
-        if found is None:
-            continue
-        end, alternatives = found
-        out: list[str] = []
-        for alt in alternatives:
-            out.extend(_braces(text[:start] + alt + text[end + 1 :], depth + 1))
-            if len(out) > MAX_BRACE:
-                return out[: MAX_BRACE + 1]
-        return out
-    return [text]
+def _globbed(part: Part) -> list[Part]:
+    """An unquoted value's exact text, its glob characters made globs."""
+    if part.kind != "lit":
+        return [part]
+    return [Part(ch, "glob") if ch in "*?[" else Part(ch) for ch in part.text]
 
 
-def _brace_at(text: str, start: int) -> tuple[int, list[str]] | None:
-    """The closing brace and alternatives of a brace expression at `start`, if valid."""
-    level, commas = 0, [start]
-    for i in range(start, len(text)):
-        ch = text[i]
-        if ch == "{":
-            level += 1
-        elif ch == "}":
-            level -= 1
-            if level == 0:
-                inner = text[start + 1 : i]
-                if len(commas) > 1:
-                    bounds = [*commas, i]
-                    return i, [text[a + 1 : b] for a, b in itertools.pairwise(bounds)]
-                sequence = _sequence(inner)
-                return (i, sequence) if sequence else None
-        elif ch == "," and level == 1:
-            commas.append(i)
-    return None
-
-
-def _sequence(inner: str) -> list[str] | None:
-    """`1..5`, `01..10..2`, `a..e` as a brace sequence."""
-    match = re.fullmatch(r"(-?\d+|[A-Za-z])\.\.(-?\d+|[A-Za-z])(?:\.\.(-?\d+))?", inner)
-    if match is None:
+def _arg(node: Node) -> Arg | None:
+    """A parameter operator's pattern or text (`%.txt`, `/'a'/b`), and whether it was
+    quoted; None when it holds an expansion or escape this reader does not follow."""
+    text = _text(node)
+    if node.type == "raw_string":
+        return text[1:-1], True
+    if set(text) & set("$`\\{"):
         return None
-    first, last, step_text = match.groups()
-    step = abs(int(step_text or "1")) or 1
-    if first.lstrip("-").isdigit() and last.lstrip("-").isdigit():
-        a, b = int(first), int(last)
-        width = len(first) if first.startswith("0") and len(first) > 1 else 0
-        numbers = range(a, b + 1, step) if a <= b else range(a, b - 1, -step)
-        return [str(n).zfill(width) for n in itertools.islice(numbers, MAX_BRACE + 1)]
-    if first.isalpha() and last.isalpha():
-        a, b = ord(first), ord(last)
-        return [chr(c) for c in (range(a, b + 1, step) if a <= b else range(a, b - 1, -step))]
+    if node.type == "string" and all(c.type == "string_content" for c in node.named_children):
+        return text[1:-1], True
+    if node.type in ("regex", "word", "number") and not set(text) & set("'\""):
+        return text, False
     return None

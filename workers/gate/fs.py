@@ -8,6 +8,7 @@ command, whatever the program.
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 from collections.abc import Iterator
@@ -17,22 +18,26 @@ from workers.gate import judge
 from workers.gate.argv import parse_options
 from workers.gate.command import Command
 from workers.gate.finds import find_roots
-from workers.gate.paths import Places, is_dir, locate, where
+from workers.gate.paths import Places, is_dir, shared_root, where
 from workers.gate.verdict import Level, Risk
-from workers.gate.words import Part, Word, join, lit, tail
+from workers.gate.words import Part, Word, join, lit, tail, values
 
 Found = Iterator[Risk | None]
 CHMOD_MODE = re.compile(r"[ugoa]*[-+=][rwxXstugo]*(,[ugoa]*[-+=][rwxXstugo]*)*|[0-7]{1,4}")
 SED_FLAGS = frozenset("nrEsuz")
 PERL_FLAGS = frozenset("pnlawsTtUuWX0123456789")
 DISK_LISTING = frozenset(("-l", "--list", "-p", "--print", "-d", "--dump"))
+NAME_TESTS = frozenset(
+    ("-name", "-iname", "-path", "-ipath", "-wholename", "-iwholename", "-regex", "-iregex")
+)
+WIDENING = frozenset(("-o", "-or", ",", "!", "-not"))
 
 
 def redirections(cmd: Command, places: Places) -> Found:
     """`> file` overwrites, `>> file` edits; both judged where they resolve."""
     for redirect in cmd.redirects:
         if redirect.writes:
-            loc = locate(redirect.target, cmd.cwd)
+            loc = cmd.locate(redirect.target)
             verb = f"{cmd.prog or 'redirect'} {redirect.op}".strip()
             yield judge.write(loc, places, verb, overwrite=not redirect.appends)
 
@@ -43,31 +48,32 @@ def rm(cmd: Command, places: Places) -> Found:
     recursive = opts.has("-r", "-R", "--recursive")
     verb = "rm -r" if recursive else "rm"
     for word in opts.operands:
-        yield judge.delete(locate(word, cmd.cwd, follow_last=False), places, verb, recursive)
+        yield judge.delete(cmd.locate(word, follow_last=False), places, verb, recursive)
 
 
 def unlink(cmd: Command, places: Places) -> Found:
     """`unlink FILE`, `rmdir DIR`: one file or one empty directory."""
     for word in parse_options(cmd.args, interleaved=True).operands:
-        yield judge.delete(locate(word, cmd.cwd, follow_last=False), places, cmd.prog, False)
+        yield judge.delete(cmd.locate(word, follow_last=False), places, cmd.prog, False)
 
 
 def shred(cmd: Command, places: Places) -> Found:
     """`shred FILE`, `truncate -s N FILE`: the content is destroyed."""
     opts = parse_options(cmd.args, "snr", ("size", "iterations", "reference", "random-source"))
     for word in opts.operands:
-        yield judge.write(locate(word, cmd.cwd), places, cmd.prog, overwrite=True)
+        yield judge.write(cmd.locate(word), places, cmd.prog, overwrite=True)
 
 
 def move(cmd: Command, places: Places) -> Found:
     """`mv SRC... DEST`: each source is deleted from where it was, DEST overwritten."""
     sources, dests = _copy_targets(cmd)
     for source in sources:
-        loc = locate(source, cmd.cwd, follow_last=False)
-        if where(loc, places) not in ("temp", "disposable"):
-            yield judge.delete(loc, places, "mv", recursive=is_dir(loc))
+        loc = cmd.locate(source, follow_last=False)
+        emptied = shared_root(loc, places) is not None
+        if emptied or where(loc, places) not in ("temp", "disposable"):
+            yield judge.delete(loc, places, "mv", recursive=emptied or is_dir(loc))
     for dest in dests:
-        yield judge.write(locate(dest, cmd.cwd), places, "mv", overwrite=True)
+        yield judge.write(cmd.locate(dest), places, "mv", overwrite=True)
 
 
 def copy(cmd: Command, places: Places) -> Found:
@@ -77,10 +83,10 @@ def copy(cmd: Command, places: Places) -> Found:
     verb = "ln -f" if cmd.prog == "ln" and force else cmd.prog
     if cmd.prog == "install" and opts.has("-d", "--directory"):
         for word in opts.operands:
-            yield judge.write(locate(word, cmd.cwd), places, "install -d", overwrite=False)
+            yield judge.write(cmd.locate(word), places, "install -d", overwrite=False)
         return
     for dest in _copy_targets(cmd)[1]:
-        yield judge.write(locate(dest, cmd.cwd), places, verb, overwrite=force)
+        yield judge.write(cmd.locate(dest), places, verb, overwrite=force)
 
 
 def _copy_targets(cmd: Command) -> tuple[list[Word], list[Word]]:
@@ -96,7 +102,7 @@ def _copy_targets(cmd: Command) -> tuple[list[Word], list[Word]]:
             return operands, []
         directory = operands.pop()
         into = len(operands) > 1 or directory.text.endswith("/")
-        if not into and not is_dir(locate(directory, cmd.cwd)):
+        if not into and not is_dir(cmd.locate(directory)):
             return operands, [directory]
     return operands, [_inside(directory, source) for source in operands]
 
@@ -115,7 +121,7 @@ def tee(cmd: Command, places: Places) -> Found:
     append = opts.has("-a", "--append")
     for word in opts.operands:
         verb = "tee -a" if append else "tee"
-        yield judge.write(locate(word, cmd.cwd), places, verb, overwrite=not append)
+        yield judge.write(cmd.locate(word), places, verb, overwrite=not append)
 
 
 def in_place(cmd: Command, places: Places) -> Found:
@@ -128,7 +134,7 @@ def in_place(cmd: Command, places: Places) -> Found:
     opts = parse_options(rest, short, ("expression", "file", "line-length"), interleaved=True)
     scripted = opts.has("-e", "--expression", "-f", "--file", "-E")
     for word in opts.operands if scripted else opts.operands[1:]:
-        yield judge.write(locate(word, cmd.cwd), places, f"{cmd.prog} -i", overwrite=False)
+        yield judge.write(cmd.locate(word), places, f"{cmd.prog} -i", overwrite=False)
 
 
 def _strip_inplace(args: list[Word], flags: frozenset[str]) -> tuple[bool, list[Word]]:
@@ -155,7 +161,7 @@ def dd(cmd: Command, places: Places) -> Found:
     for word in cmd.args:
         if word.known.startswith("of="):
             target = tail(word, 3)
-            yield judge.write(locate(target, cmd.cwd), places, "dd of=", overwrite=True)
+            yield judge.write(cmd.locate(target), places, "dd of=", overwrite=True)
 
 
 def permissions(cmd: Command, places: Places) -> Found:
@@ -169,18 +175,28 @@ def permissions(cmd: Command, places: Places) -> Found:
             operands = operands[1:]
     verb = f"{cmd.prog} -R" if recursive else cmd.prog
     for word in operands:
-        yield judge.change(locate(word, cmd.cwd), places, verb, recursive)
+        yield judge.change(cmd.locate(word), places, verb, recursive)
 
 
 def find(cmd: Command, places: Places) -> Found:
     """`find ROOTS... -delete`: everything matched under the roots is deleted."""
     if not any(w.value == "-delete" for w in cmd.args):
         return
+    whole = not _by_name(cmd)
     for root in find_roots(cmd):
         sep = [] if root.text.endswith("/") else [Part("/")]
         below = join([*root.parts, *sep, Part("*", "glob")])
-        loc = replace(locate(below, cmd.cwd), shown=root.written or root.text)
-        yield judge.delete(loc, places, "find -delete", recursive=True)
+        loc = replace(cmd.locate(below), shown=root.written or root.text)
+        yield judge.delete(loc, places, "find -delete", recursive=True, whole=whole)
+
+
+def _by_name(cmd: Command) -> bool:
+    """Whether find only matches some names (`-name '*.pyc'`), with no `-o` or `!` that
+    could widen it again: then it does not empty a temp or log root."""
+    words = values(list(cmd.args))
+    if WIDENING & set(words):
+        return False
+    return any(w in NAME_TESTS and nxt not in ("*", "") for w, nxt in itertools.pairwise(words))
 
 
 def rsync(cmd: Command, places: Places) -> Found:
@@ -208,7 +224,7 @@ def _transfer(word: Word, cmd: Command, places: Places, verb: str, delete: bool)
     if re.match(r"^(?:rsync://|[\w.@-]+::?)", text) and not text.startswith("/"):
         level: Level = "high" if delete else "medium"
         return Risk(level, f"{verb} to another machine ({text})")
-    loc = locate(word, cmd.cwd)
+    loc = cmd.locate(word)
     if delete:
         return judge.delete(loc, places, verb, recursive=True)
     return judge.write(loc, places, verb, overwrite=True)
@@ -223,7 +239,7 @@ def download(cmd: Command, places: Places) -> Found:
         opts = parse_options(cmd.args, "OPaoTtUeBi", ("output-document",), interleaved=True)
         target = opts.get("-O", "--output-document")
     if target is not None and target.value != "-":
-        yield judge.write(locate(target, cmd.cwd), places, f"{cmd.prog} -o", overwrite=True)
+        yield judge.write(cmd.locate(target), places, f"{cmd.prog} -o", overwrite=True)
 
 
 def extract(cmd: Command, places: Places) -> Found:
@@ -243,7 +259,7 @@ def extract(cmd: Command, places: Places) -> Found:
         for i, t in enumerate(texts)
     )
     if extracting and target is not None:
-        yield judge.write(locate(target, cmd.cwd), places, f"{cmd.prog} -x", overwrite=True)
+        yield judge.write(cmd.locate(target), places, f"{cmd.prog} -x", overwrite=True)
 
 
 def disks(cmd: Command, places: Places) -> Found:

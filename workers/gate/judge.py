@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import os
 
-from workers.gate.paths import Loc, Places, exists, in_git_dir, where
+from workers.gate.paths import Loc, Places, exists, in_git_dir, shared_root, where
 from workers.gate.verdict import Level, Risk
 
 
-def delete(loc: Loc, places: Places, verb: str, recursive: bool) -> Risk | None:
-    """Deleting `loc` (`verb` names the command, e.g. `rm -r`, `find -delete`)."""
+def delete(loc: Loc, places: Places, verb: str, recursive: bool, whole: bool = True) -> Risk | None:
+    """Deleting `loc` (`verb` names the command, e.g. `rm -r`, `find -delete`).
+
+    `whole=False` says only some of the matches go (`find /tmp -name '*.pyc'`), so a
+    temp or log root is not emptied.
+    """
     kind = where(loc, places)
     shown = loc.describe()
     level: Level = "high" if recursive else "medium"
@@ -25,6 +29,9 @@ def delete(loc: Loc, places: Places, verb: str, recursive: bool) -> Risk | None:
         return None
     if kind == "sink":
         return None
+    root = shared_root(loc, places) if whole else None
+    if kind in ("temp", "disposable") and root is not None:
+        return Risk(level, f"{verb} empties {root}: other programs' files or the logs ({shown})")
     if kind in ("temp", "disposable"):
         return Risk("low", f"{verb} cleans up a cache, temporary file or log ({shown})")
     if kind == "unknown":

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 from workers.gate.argv import parse_options
 from workers.gate.command import Command
-from workers.gate.paths import Places, locate, where
+from workers.gate.paths import Places, where
 from workers.gate.verdict import Risk
 from workers.gate.words import lit, values
 from workers.gate.wrappers import SHELLS, reads_stdin
@@ -186,7 +186,7 @@ def _ssh_keygen(cmd: Command, places: Places) -> Found:
         yield Risk("medium", "ssh-keygen -R edits ~/.ssh/known_hosts")
         return
     target = opts.get("-f")
-    kind = where(locate(target, cmd.cwd), places) if target is not None else "dotfile"
+    kind = where(cmd.locate(target), places) if target is not None else "dotfile"
     if kind in ("dotfile", "home", "unknown", "system", "outside"):
         shown = target.text if target is not None else "~/.ssh/id_*"
         yield Risk("high", f"key rotation: writes an SSH key outside the workspace ({shown})")
@@ -330,7 +330,7 @@ def _saved(cmd: Command) -> Iterator[str]:
     if target is None and (cmd.prog == "wget" or opts.has("-O", "--remote-name")):
         names = [lit(_url_name(w.text)) for w in opts.operands if "://" in w.text]
     for word in names:
-        loc = locate(word, cmd.cwd)
+        loc = cmd.locate(word)
         if loc.path is not None and not loc.pattern:
             yield loc.path
 
@@ -349,5 +349,5 @@ def _script(cmd: Command) -> str | None:
         word = operands[0] if operands else None
     if word is None:
         return None
-    loc = locate(word, cmd.cwd)
+    loc = cmd.locate(word)
     return loc.path if not loc.pattern else None

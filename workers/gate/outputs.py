@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from workers.gate.argv import parse_options
 from workers.gate.command import Command
-from workers.gate.paths import locate
 from workers.gate.state import Shell
 from workers.gate.words import Part, Word, join, lit, values
 
@@ -69,5 +68,5 @@ def _realpath(command: Command) -> Word | None:
         return None
     if len(opts.operands) != 1:
         return None
-    loc = locate(opts.operands[0], command.cwd)
+    loc = command.locate(opts.operands[0])
     return lit(loc.path) if loc.path is not None and not loc.pattern else None

@@ -1,49 +1,36 @@
 """From a command line to the flat list of simple commands bash would run.
 
 The tree-sitter bash grammar gives the syntax tree; this module walks it as bash would
-execute it: lists and pipelines in order, subshells on a copy of the state, `cd` and
-assignments changing what later words mean, `$(...)`, `<(...)` and heredoc substitutions
-running too, and strings handed to another shell (`bash -c`, `eval`, `su -c`, `watch`)
-parsed in turn, up to a depth limit. What the grammar cannot read is reported, not
-guessed at.
+execute it: lists and pipelines in order, subshells on a copy of the state, `cd`,
+assignments and links changing what later words mean, `$(...)`, `<(...)` and heredoc
+substitutions running too, and strings handed to another shell (`bash -c`, `eval`,
+`su -c`, `watch`, `trap`) parsed in turn, up to a depth limit. What the grammar cannot
+read is reported, not guessed at.
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-import tree_sitter_bash
-from tree_sitter import Language, Node, Parser
+from tree_sitter import Node
 
+from workers.gate import binds, links
+from workers.gate.calls import ShellString, substitute
 from workers.gate.command import Command, Redirect
 from workers.gate.expand import Expander
 from workers.gate.finds import FIND_ACTIONS, under_roots, xargs_feed
-from workers.gate.heredoc import lower
 from workers.gate.outputs import known_output
 from workers.gate.paths import Places
 from workers.gate.state import Shell
+from workers.gate.syntax import tree
 from workers.gate.verdict import Risk
-from workers.gate.words import Part, Word, hole, join, lit, template
-from workers.gate.wrappers import (
-    SHELLS,
-    ShellString,
-    piped_script,
-    reads_stdin,
-    substitute,
-    unwrap,
-)
+from workers.gate.words import Part, Word, hole, template
+from workers.gate.wrappers import SHELLS, Call, piped_script, reads_stdin, unwrap
 
 MAX_DEPTH = 4  # bash -c inside bash -c inside ...: deeper than this is not read
 MAX_COMMANDS = 2000  # loops over long lists: past this the line is "too long to read"
 FD_DUPS = frozenset((">&", "<&", ">&-", "<&-"))
-
-
-@functools.cache
-def parser() -> Parser:
-    """The bash parser, built once: loading the grammar costs more than a parse."""
-    return Parser(Language(tree_sitter_bash.language()))
 
 
 @dataclass(slots=True)
@@ -76,12 +63,7 @@ class Walker:
 
     def source(self, text: str, shell: Shell, how: str | None) -> None:
         """Parse and walk `text`; a tree with errors is reported as unreadable."""
-        root = parser().parse(text.encode()).root_node
-        if root.has_error:
-            lowered = lower(text)
-            alternative = parser().parse(lowered.encode()).root_node if lowered else None
-            if alternative is not None and not alternative.has_error:
-                root = alternative
+        root = tree(text)
         if root.has_error:
             where = f" ({how} string)" if how else ""
             self.problem(f"cannot be read as a shell command{where}; a human should look")
@@ -102,7 +84,7 @@ class Walker:
         if handler is not None:
             handler(self, node, shell)
         elif node.type != "comment":
-            self._scan(node, shell)
+            self.scan(node, shell)
 
     def _sequence(self, node: Node, shell: Shell) -> None:
         """Children in order, in the same shell; one followed by `&` runs in a copy."""
@@ -136,7 +118,7 @@ class Walker:
             feed = feed + tuple(self.script.commands[start:])
         self.feed = saved
 
-    def _scan(self, node: Node, shell: Shell) -> None:
+    def scan(self, node: Node, shell: Shell) -> None:
         """Run the substitutions inside a node that is not itself a statement."""
         for child in node.named_children:
             if child.type in ("command_substitution", "process_substitution"):
@@ -144,7 +126,7 @@ class Walker:
             elif child.type in STATEMENTS:
                 self.statement(child, shell)
             else:
-                self._scan(child, shell)
+                self.scan(child, shell)
 
     def substitution(self, node: Node, shell: Shell) -> Word:
         """Run `$(...)`, a backtick or `<(...)` in a subshell; its value if known."""
@@ -168,57 +150,6 @@ class Walker:
         """An expander for words in `shell`, running substitutions through this walker."""
         return Expander(shell, self.substitution)
 
-    # -- assignments --------------------------------------------------------------------
-
-    def _assignment(self, node: Node, shell: Shell, export: bool = False) -> None:
-        name = node.child_by_field_name("name")
-        value = node.child_by_field_name("value")
-        if name is None or name.type != "variable_name":
-            self._scan(node, shell)
-            return
-        if value is None:
-            word = lit("")
-        elif value.type == "array":
-            self._scan(value, shell)
-            word = hole(f"${_text(name)}")
-        else:
-            word = self.expander(shell).single(value)
-        if any(c.type == "+=" for c in node.children):
-            word = join([*shell.lookup(_text(name)).parts, *word.parts], word.ran)
-        shell.assign(_text(name), word, export)
-
-    def _declaration(self, node: Node, shell: Shell) -> None:
-        """`export X=1`, `local x`, `declare -x Y=2`, `readonly Z=3`."""
-        words = [_text(c) for c in node.children if c.type == "word"]
-        export = _text(node.children[0]) == "export" or any("x" in w for w in words)
-        for child in node.named_children:
-            if child.type == "variable_assignment":
-                self._assignment(child, shell, export)
-            elif child.type == "variable_name" and export:
-                shell.exported.add(_text(child))
-
-    def _unset(self, node: Node, shell: Shell) -> None:
-        for child in node.named_children:
-            if child.type == "variable_name":
-                shell.unset(_text(child))
-
-    # -- loops ------------------------------------------------------------------------------
-
-    def _for(self, node: Node, shell: Shell) -> None:
-        """`for x in WORDS` (and `select`): the body read once for each value of x."""
-        name = node.child_by_field_name("variable")
-        body = node.child_by_field_name("body")
-        values = node.children_by_field_name("value")
-        expander = self.expander(shell)
-        items = [w for v in values for w in expander.words(v)]
-        if not values and not any(c.type == "in" for c in node.children):
-            items = [hole("$@")]
-        for item in items or [lit("")]:
-            if name is not None:
-                shell.assign(_text(name), item)
-            if body is not None:
-                self.statement(body, shell)
-
     # -- simple commands ------------------------------------------------------------------
 
     def _redirected(self, node: Node, shell: Shell) -> None:
@@ -232,6 +163,10 @@ class Walker:
         start = len(self.script.commands)
         if body is not None and body.type == "command":
             self._command(body, shell, redirects, stdin)
+        elif body is not None and body.type == "list":
+            # the grammar hangs `a && b > f` on the list; bash on `b`, after `a` ran
+            self.statement(body, shell)
+            self.emit([], shell, redirects, stdin)
         else:
             self.emit([], shell, redirects, stdin)
             if body is not None:
@@ -287,9 +222,9 @@ class Walker:
         for child in node.named_children:
             if child.type == "variable_assignment":
                 if named:
-                    self._prefix(child, expander, env)
+                    binds.prefix(child, expander, env)
                 else:  # `x=1` alone: the shell's own variable
-                    self._assignment(child, shell)
+                    binds.assignment(self, child, shell)
             elif child.type.endswith("_redirect"):
                 self._redirect(child, shell, redirects, stdin, after)
             else:
@@ -297,17 +232,6 @@ class Walker:
         self.emit(words, shell, redirects, stdin, env)
         for rest in after:
             self.statement(rest, shell)
-
-    def _prefix(self, node: Node, expander: Expander, env: dict[str, Word]) -> None:
-        """`NAME=value cmd`: the value is in the command's environment only."""
-        name, value = node.child_by_field_name("name"), node.child_by_field_name("value")
-        if name is not None:
-            env[_text(name)] = expander.single(value) if value is not None else lit("")
-
-    def _assign_all(self, node: Node, shell: Shell) -> None:
-        for child in node.named_children:
-            if child.type == "variable_assignment":
-                self._assignment(child, shell)
 
     def emit(
         self,
@@ -324,19 +248,27 @@ class Walker:
         cwd = shell.cwd if call.cwd is None else shell.landing(call.cwd)
         command = Command(
             tuple(call.argv), cwd, tuple(call.wrappers), call.user, call.remote,
-            tuple(redirects), tuple(stdin), self.feed, self.depth,
+            tuple(redirects), tuple(stdin), self.feed, self.depth, tuple(shell.links.items()),
         )  # fmt: skip
         self.script.commands.append(command)
         if call.argv and not call.argv[0].known and call.argv[0].unknown is not None:
             self.problem(f"runs a command whose name depends on {call.argv[0].unknown}")
+        self._effects(command, call, shell, {**(env or {}), **call.env})
+
+    def _effects(self, command: Command, call: Call, shell: Shell, env: dict[str, Word]) -> None:
+        """What a command changes (directory, links) and what it makes run in turn."""
         if not call.wrappers or set(call.wrappers) <= {"command", "builtin"}:
             shell.builtin(command.prog, command.args)
+        links.record(command, shell)
+        started = binds.startup(env, command.prog)
+        if started is not None:
+            self.problem(f"runs with {started}: a shell it starts runs that file first")
         if call.script is None and command.prog in SHELLS and reads_stdin(call.argv):
             piped = piped_script(command.stdin, self.feed)
             if piped is not None:
                 call.script = ShellString(piped, f"{command.prog} reading stdin")
         if call.script is not None:
-            self._nested(call.script, shell, {**(env or {}), **call.env})
+            self._nested(call.script, shell, env)
         if command.prog == "find":
             self._find_actions(command, shell)
 
@@ -345,7 +277,10 @@ class Walker:
         if self.depth >= MAX_DEPTH:
             self.problem(f"nests shell strings too deep to read ({script.how})")
             return
-        inner = shell if script.same_shell else shell.child(env)
+        if script.scope == "same":
+            inner = shell
+        else:
+            inner = shell.fork() if script.scope == "copy" else shell.child(env)
         text = template(script.text, inner.marks)
         for i, arg in enumerate(script.args):
             inner.vars[str(i)] = arg
@@ -388,10 +323,10 @@ STATEMENTS: dict[str, Callable[[Walker, Node, Shell], None]] = {
     "pipeline": Walker._pipeline,
     "redirected_statement": Walker._redirected,
     "command": Walker._command,
-    "variable_assignment": Walker._assignment,
-    "variable_assignments": Walker._assign_all,
-    "declaration_command": Walker._declaration,
-    "unset_command": Walker._unset,
+    "variable_assignment": binds.assignment,
+    "variable_assignments": binds.assign_all,
+    "declaration_command": binds.declaration,
+    "unset_command": binds.unset,
     "function_definition": Walker._function,
-    "for_statement": Walker._for,
+    "for_statement": binds.for_loop,
 }  # fmt: skip

@@ -58,6 +58,12 @@ CACHE_DIRS = frozenset(
     ("__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".cache", "log", "logs")
 )
 LOG_FILE = re.compile(r"\.log(?:\.\d+)?(?:\.gz)?$")
+#: Where the system keeps its logs: one log is cleanup, all of them is evidence lost.
+LOG_ROOTS = ("/var/log",)
+
+#: Links a command line made before a command runs: the link's path -> its resolved
+#: target (exact), or an unknown word when the target is only known at run time.
+Links = Mapping[str, Word]
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,11 +130,13 @@ def absolute(word: Word, cwd: Word) -> Word:
     return join([*cwd.parts, Part("/"), *word.parts])
 
 
-def locate(word: Word, cwd: Word, follow_last: bool = True) -> Loc:
+def locate(word: Word, cwd: Word, follow_last: bool = True, links: Links | None = None) -> Loc:
     """Resolve `word` (run in `cwd`) as the kernel would.
 
     `follow_last=False` resolves every directory but not the last component, as `rm`,
     `unlink` and `mv` do: they act on a symlink itself, not on what it points to.
+    `links` are the links the command line made before (not on disk yet): they are
+    followed like the disk's own.
     """
     shown = word.written or word.text
     if word.unknown is not None:
@@ -137,16 +145,23 @@ def locate(word: Word, cwd: Word, follow_last: bool = True) -> Loc:
     if full.unknown is not None:
         return Loc(shown, None, unknown=full.unknown)
     if full.exact:
-        return Loc(shown, _resolve(full.text, follow_last))
+        return _found(shown, _resolve(full.text, follow_last, links or {}))
     known = full.known
     cut = known.rfind("/")
     pattern = full.text[cut + 1 :]
     if ".." in pattern.split("/"):
         return Loc(shown, None, unknown=shown)
-    return Loc(shown, os.path.realpath(known[: cut + 1] or "/"), pattern)
+    return _found(shown, _resolve(known[: cut + 1] or "/", True, links or {}), pattern)
 
 
-def _resolve(path: str, follow_last: bool) -> str:
+def _found(shown: str, resolved: str | Word, pattern: str = "") -> Loc:
+    """A Loc for a resolved path, or an unknown one when a link's target is unknown."""
+    if isinstance(resolved, Word):
+        return Loc(shown, None, unknown=resolved.unknown or resolved.text)
+    return Loc(shown, resolved, pattern)
+
+
+def _resolve(path: str, follow_last: bool, links: Links) -> str | Word:
     """realpath, optionally leaving the last component (a symlink stays itself).
 
     Device paths are only normalized: `/dev/stdout` and `/dev/fd/63` are links into
@@ -155,11 +170,36 @@ def _resolve(path: str, follow_last: bool) -> str:
     """
     if os.path.normpath(path).startswith("/dev/"):
         return os.path.normpath(path)
+    if links:
+        return _through(path, follow_last, links)
     norm = path.rstrip("/") or "/"
     head, tail = os.path.split(norm)
     if follow_last or path.endswith("/") or tail in ("", ".", ".."):
         return os.path.realpath(path)
     return os.path.join(os.path.realpath(head), tail)
+
+
+def _through(path: str, follow_last: bool, links: Links) -> str | Word:
+    """Resolve one component at a time, as the kernel walks a path: a link made earlier
+    on the line is followed like one on disk (`..` after it climbs from its target).
+    A link whose target is unknown makes the path unknown (its target, a Word)."""
+    names = [n for n in path.split("/") if n and n != "."]
+    follow_end = follow_last or path.endswith("/")
+    cur = "/"
+    for i, name in enumerate(names):
+        if name == "..":
+            cur = os.path.dirname(cur)
+            continue
+        step = os.path.join(cur, name)
+        follow = follow_end or i < len(names) - 1
+        target = links.get(step) if follow else None
+        if target is not None and target.value is None:
+            return target
+        if target is not None:
+            cur = target.text
+        else:
+            cur = os.path.realpath(step) if follow else step
+    return cur
 
 
 def where(loc: Loc, places: Places) -> Kind:
@@ -230,6 +270,22 @@ def is_disposable(full: str, places: Places) -> bool:
     if places.home and full.startswith(places.home.rstrip("/") + "/.cache"):
         return True
     return bool(CACHE_DIRS.intersection(parts[1:])) or bool(LOG_FILE.search(parts[-1]))
+
+
+def shared_root(loc: Loc, places: Places) -> str | None:
+    """The temp or log root `loc` empties (the root itself, or a glob matching every
+    entry in it: `/tmp/*`, `/var/log/.*`), if any.
+
+    One temp file or one log is cleanup; all of /tmp is other programs' sockets, locks
+    and work, and all of /var/log is the system's record of what happened.
+    """
+    if loc.path is None:
+        return None
+    pattern = loc.pattern.rstrip("/")
+    if "/" in pattern or pattern.strip("*?."):
+        return None
+    roots = {*places.temps, *(os.path.realpath(r) for r in LOG_ROOTS)}
+    return loc.path if loc.path in roots else None
 
 
 def in_git_dir(loc: Loc) -> bool:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
 
-from workers.gate import cloud, data, fs, ops, vcs
+from workers.gate import cloud, data, escapes, fs, ops, vcs
 from workers.gate.command import Command
 from workers.gate.parse import read
 from workers.gate.paths import TEMP_ROOTS, Places
@@ -21,7 +21,7 @@ from workers.gate.words import hole
 
 Rule = Callable[[Command, Places], Iterable[Risk | None]]
 
-EVERY: tuple[Rule, ...] = (ops.as_user, ops.downloaded)
+EVERY: tuple[Rule, ...] = (ops.as_user, ops.downloaded, escapes.other_root)
 LOCAL: tuple[Rule, ...] = (fs.redirections,)
 TABLE: tuple[tuple[tuple[str, ...], tuple[Rule, ...]], ...] = (
     (("rm",), (fs.rm,)),
@@ -75,6 +75,9 @@ TABLE: tuple[tuple[tuple[str, ...], tuple[Rule, ...]], ...] = (
     (("pip", "pip3", "npm", "pnpm", "yarn"), (ops.config_set,)),
     (("kubectl", "helm", "vercel", "ansible-playbook", *ops.DEPLOY_VERBS), (ops.deploys,)),
     ((*ops.PUBLISH, "gh"), (ops.publishes,)),
+    (tuple(escapes.SOURCES), (escapes.generated,)),
+    (("docker", "podman", "nerdctl"), (escapes.host_container,)),
+    (("pkill", "killall"), (escapes.mass_kill,)),
 )
 
 
@@ -111,7 +114,7 @@ def judge(command: Command, places: Places) -> Iterable[Risk | None]:
     """
     if command.remote is not None:
         where = f"the directory it runs in on {command.remote}"
-        command = replace(command, cwd=hole(where))
+        command = replace(command, cwd=hole(where), links=())
         places = Places("/\0elsewhere", None, TEMP_ROOTS)
     for rule in rules_for(command):
         yield from rule(command, places)
@@ -121,7 +124,20 @@ def command_lines(text: str, workspace: Path, env: Mapping[str, str]) -> list[st
     """Each simple command `text` runs, as text (wrappers such as `sudo` or `env`
     removed, `bash -c` strings unpacked): what a profile's approval patterns match."""
     script = read(text, Places.of(workspace, env), env)
-    return [" ".join(word.text for word in command.argv) for command in script.commands]
+    return [pattern_line(command) for command in script.commands]
+
+
+def pattern_line(command: Command) -> str:
+    """A command as a profile's patterns (`git push*`, `curl *`) expect to read it.
+
+    The program by the name rules know it (`/usr/bin/curl` is `curl`), and git without
+    its global options (`git -C . --no-pager push` is `git push`), so a pattern cannot
+    be dodged by spelling the same command differently.
+    """
+    if not command.argv:
+        return ""
+    words = list(vcs.subcommand(command)) if command.prog == "git" else list(command.args)
+    return " ".join([command.prog or command.argv[0].text, *(w.text for w in words)])
 
 
 def assess(text: str, workspace: Path, env: Mapping[str, str]) -> Risk | None:

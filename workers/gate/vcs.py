@@ -15,13 +15,15 @@ from collections.abc import Callable, Iterator
 
 from workers.gate.argv import Options, parse_options, short_flag
 from workers.gate.command import Command
-from workers.gate.paths import Places, locate, where
+from workers.gate.paths import Places, where
 from workers.gate.state import Shell
 from workers.gate.verdict import Risk
 from workers.gate.words import Word, lit, values
 
 Found = Iterator[Risk | None]
-GLOBAL_VALUES = ("git-dir", "work-tree", "namespace", "super-prefix", "config-env", "exec-path")
+#: Global options that take a separate value. `--exec-path` is not one: alone it prints
+#: the path and exits, and only `--exec-path=DIR` sets it.
+GLOBAL_VALUES = ("git-dir", "work-tree", "namespace", "super-prefix", "config-env")
 SHARED = re.compile(
     r"^(?:refs/heads/|refs/remotes/|remotes/)?"
     r"(?:(?:origin|upstream)/.+|(?:[\w.-]+/)?(?:main|master|trunk|develop|release[\w./-]*))$"
@@ -42,6 +44,13 @@ DEPLOY_REMOTES = frozenset(("heroku", "dokku", "production", "prod", "live"))
 def shared(ref: str) -> bool:
     """Whether a ref names a branch other people build on (`main`, `origin/x`...)."""
     return bool(SHARED.match(re.sub(r"[~^]\d*$", "", ref.lstrip("+"))))
+
+
+def subcommand(cmd: Command) -> list[Word]:
+    """The words from git's subcommand on, its global options (`-C DIR`, `-c K=V`,
+    `--git-dir=X`, `--no-pager`, `-P`, `--bare`...) left out: how `git -C . push`
+    reads to a person, and to a profile's `git push*` pattern."""
+    return parse_options(cmd.args, "Cc", GLOBAL_VALUES).operands
 
 
 def git(cmd: Command, places: Places) -> Found:
@@ -69,13 +78,13 @@ def _config_pairs(head: list[Word]) -> Iterator[str]:
 
 def _repo(cmd: Command, head: list[Word], opts: Options, places: Places) -> Command:
     """The command as run in the repository `-C dir` / `--work-tree` points at."""
-    shell = Shell(places, cmd.cwd)
+    shell = Shell(places, cmd.cwd, links=dict(cmd.links))
     for word in [w for i, w in enumerate(head) if i and head[i - 1].value == "-C"]:
         shell.cd(word)
     tree = opts.get("--work-tree")
     if tree is not None:
         shell.cd(tree)
-    return Command(cmd.argv, shell.cwd, cmd.wrappers, cmd.user, cmd.remote)
+    return Command(cmd.argv, shell.cwd, cmd.wrappers, cmd.user, cmd.remote, links=cmd.links)
 
 
 Rule = Callable[[list[Word], Command, Places], Found]
@@ -166,7 +175,7 @@ def _clean(args: list[Word], cmd: Command, places: Places) -> Found:
 
 
 def _outside(cmd: Command, places: Places) -> bool:
-    return where(locate(lit("."), cmd.cwd), places) not in ("inside", "workspace")
+    return where(cmd.locate(lit(".")), places) not in ("inside", "workspace")
 
 
 def _config(args: list[Word], cmd: Command, places: Places) -> Found:
@@ -181,7 +190,7 @@ def _config(args: list[Word], cmd: Command, places: Places) -> Found:
     if setting and EXEC_KEYS.match(key):
         yield Risk("high", f"git config {key} makes git run a command")
     file = opts.get("-f", "--file")
-    elsewhere = file is not None and where(locate(file, cmd.cwd), places) != "inside"
+    elsewhere = file is not None and where(cmd.locate(file), places) != "inside"
     if opts.has("--global", "--system") or elsewhere:
         yield Risk("medium", "git config changes configuration outside the workspace")
 

@@ -4,48 +4,31 @@ A rule for `rm` must see the `rm` in `nice -n 5 timeout 60 sudo -u app rm -rf /s
 must know it runs as another user. Wrappers are peeled off one by one (each knowing its
 own options), what they change is kept (user, directory, environment, a container it
 runs in), and command strings that another shell will read (`bash -c STR`, `eval`,
-`su -c`, `watch`, `flock -c`) are handed back to be parsed like the command itself.
+`su -c`, `watch`, `flock -c`, `trap`) are handed back to be parsed like the command
+itself. Tracers, sandboxes and other roots are in `sandbox`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
-
-from workers.gate.argv import Options, assignment, first_operand, parse_options
+from workers.gate.argv import Options, first_operand, parse_options
+from workers.gate.calls import (
+    Call,
+    Handler,
+    ShellString,
+    assignments,
+    plain,
+    skip_then,
+    substitute,
+)
 from workers.gate.command import Command, program
-from workers.gate.words import Part, Word, join, lit, spaced
+from workers.gate.sandbox import HANDLERS
+from workers.gate.words import Part, Word, lit, spaced
 
 MAX_WRAPPERS = 12
 SHELLS = frozenset(("sh", "bash", "zsh", "dash", "ksh", "mksh", "ash", "fish", "busybox-sh"))
 RUN_AS = frozenset(("sudo", "su", "doas", "runuser", "pkexec", "sudoedit"))
 
-
-@dataclass(frozen=True, slots=True)
-class ShellString:
-    """A string another shell will parse and run; `args` become its `$0`, `$1`..."""
-
-    text: Word
-    how: str
-    same_shell: bool = False
-    args: tuple[Word, ...] = ()
-
-
-@dataclass(slots=True)
-class Call:
-    """A command with its wrappers peeled off, and what the wrappers changed."""
-
-    argv: list[Word]
-    wrappers: list[str] = field(default_factory=list)
-    user: str | None = None
-    remote: str | None = None
-    cwd: Word | None = None
-    env: dict[str, Word] = field(default_factory=dict)
-    script: ShellString | None = None
-    feed: tuple[Word, ...] = ()
-
-
-Handler = Callable[[list[Word], Call], list[Word] | None]
+__all__ = ["SHELLS", "Call", "ShellString", "piped_script", "reads_stdin", "substitute", "unwrap"]
 
 
 def unwrap(words: list[Word], feed: tuple[Word, ...]) -> Call:
@@ -67,10 +50,12 @@ def unwrap(words: list[Word], feed: tuple[Word, ...]) -> Call:
 
 
 def shell_string(argv: list[Word]) -> ShellString | None:
-    """The string `bash -c`, `eval` or `watch` gives a shell to parse, if any."""
+    """The string `bash -c`, `eval`, `watch` or `trap` gives a shell to parse, if any."""
     name = program(argv[0]) if argv else ""
     if name == "eval" and len(argv) > 1:
-        return ShellString(spaced(argv[1:]), "eval", same_shell=True)
+        return ShellString(spaced(argv[1:]), "eval", scope="same")
+    if name == "trap":
+        return _trap(argv[1:])
     if name == "watch":
         opts = parse_options(argv[1:], "nq", ("interval", "differences"))
         if opts.operands and not opts.has("-x", "--exec"):
@@ -78,6 +63,18 @@ def shell_string(argv: list[Word]) -> ShellString | None:
     if name not in SHELLS:
         return None
     return _dash_c(argv[1:], name)
+
+
+def _trap(args: list[Word]) -> ShellString | None:
+    """`trap 'STRING' SIGNAL...`: STRING runs later (on exit, on a signal) in this shell.
+
+    It is read on a copy of the shell: what it changes happens after everything else.
+    One operand, `-` or a number first means the signals are reset, not set.
+    """
+    operands = parse_options(args).operands
+    if len(operands) < 2 or operands[0].value == "-" or (operands[0].value or "x").isdigit():
+        return None
+    return ShellString(operands[0], "trap", scope="copy")
 
 
 def _dash_c(args: list[Word], name: str) -> ShellString | None:
@@ -103,46 +100,13 @@ def _dash_c(args: list[Word], name: str) -> ShellString | None:
 # -- the wrappers ----------------------------------------------------------------------
 
 
-def _assignments(words: list[Word], call: Call) -> list[Word]:
-    """Leading `NAME=value` words go into the command's environment."""
-    rest = list(words)
-    while rest and (pair := assignment(rest[0])) is not None:
-        call.env[pair[0]] = pair[1]
-        rest.pop(0)
-    return rest
-
-
 def _env(args: list[Word], call: Call) -> list[Word] | None:
     opts = parse_options(args, "uCS", ("unset", "chdir", "split-string"))
     call.cwd = opts.get("-C", "--chdir") or call.cwd
     split = opts.get("-S", "--split-string")
     if split is not None:
         call.script = ShellString(split, "env -S")
-    return _assignments(opts.operands, call)
-
-
-def _plain(short: str = "", long: tuple[str, ...] = (), stop: tuple[str, ...] = ()) -> Handler:
-    """A wrapper with options, then the command (`nice -n 5 CMD`, `nohup CMD`)."""
-
-    def handler(args: list[Word], call: Call) -> list[Word] | None:
-        """The command after the wrapper's options (none when `stop` says so)."""
-        opts = parse_options(args, short, long)
-        return [] if opts.has(*stop) else opts.operands
-
-    return handler
-
-
-def _skip_then(count: int, short: str = "", long: tuple[str, ...] = ()) -> Handler:
-    """Options, `count` operands of its own (a duration, a mask), then the command."""
-
-    def handler(args: list[Word], call: Call) -> list[Word] | None:
-        """The command after the options and the wrapper's own operands."""
-        opts = parse_options(args, short, long)
-        if opts.has("-p", "--pid", "-P", "--pgid", "-u", "--uid"):
-            return []
-        return opts.operands[count:]
-
-    return handler
+    return assignments(opts.operands, call)
 
 
 def _command(args: list[Word], call: Call) -> list[Word] | None:
@@ -171,7 +135,7 @@ def _sudo(args: list[Word], call: Call) -> list[Word] | None:
     call.cwd = opts.get("-D", "--chdir") or call.cwd
     if opts.has("-e", "--edit"):
         return []
-    return _assignments(opts.operands, call)
+    return assignments(opts.operands, call)
 
 
 def _su(args: list[Word], call: Call) -> list[Word] | None:
@@ -236,21 +200,6 @@ def _replace_string(opts: Options) -> str | None:
     return value.value if value is not None else None
 
 
-def substitute(word: Word, marker: str, value: Word) -> Word:
-    """`marker` (`{}`) in an exact piece of `word` replaced by `value`'s parts."""
-    parts: list[Part] = []
-    for part in word.parts:
-        if part.kind != "lit" or marker not in part.text:
-            parts.append(part)
-            continue
-        pieces = part.text.split(marker)
-        for i, piece in enumerate(pieces):
-            if i:
-                parts.extend(value.parts)
-            parts.append(Part(piece))
-    return join(parts, word.ran | value.ran)
-
-
 def _subcommand(names: frozenset[str], short: str = "", long: tuple[str, ...] = ()) -> Handler:
     """`uv run CMD`, `bundle exec CMD`: a tool whose subcommand runs a command."""
 
@@ -313,31 +262,31 @@ RUNNERS = frozenset(("run",))
 WRAPPERS: dict[str, Handler] = {
     "env": _env,
     "command": _command,
-    "builtin": _plain(),
-    "exec": _plain("a"),
-    "nice": _plain("n", ("adjustment",)),
-    "nohup": _plain(),
-    "time": _plain("fo", ("format", "output")),
-    "timeout": _skip_then(1, "sk", ("signal", "kill-after")),
-    "stdbuf": _plain("ioe", ("input", "output", "error")),
-    "ionice": _skip_then(0, "cnpPu", ("class", "classdata", "pid", "pgid", "uid")),
-    "chrt": _skip_then(1, "TPD", ("sched-runtime", "sched-period", "sched-deadline")),
-    "taskset": _skip_then(1, "", ()),
-    "setsid": _plain(),
+    "builtin": plain(),
+    "exec": plain("a"),
+    "nice": plain("n", ("adjustment",)),
+    "nohup": plain(),
+    "time": plain("fo", ("format", "output")),
+    "timeout": skip_then(1, "sk", ("signal", "kill-after")),
+    "stdbuf": plain("ioe", ("input", "output", "error")),
+    "ionice": skip_then(0, "cnpPu", ("class", "classdata", "pid", "pgid", "uid")),
+    "chrt": skip_then(1, "TPD", ("sched-runtime", "sched-period", "sched-deadline")),
+    "taskset": skip_then(1, "", ()),
+    "setsid": plain(),
     "flock": _flock,
     "xargs": _xargs,
     "sudo": _sudo,
-    "doas": _plain("uC"),
+    "doas": plain("uC"),
     "su": _su,
     "runuser": _su,
-    "pkexec": _plain("", ("user",)),
-    "busybox": _plain(),
-    "coproc": _plain(),
-    "unbuffer": _plain(),
+    "pkexec": plain("", ("user",)),
+    "busybox": plain(),
+    "coproc": plain(),
+    "unbuffer": plain(),
     "npx": _npx,
     "bunx": _npx,
     "pnpx": _npx,
-    "uvx": _plain("p", ("from", "with", "python")),
+    "uvx": plain("p", ("from", "with", "python")),
     "uv": _subcommand(RUNNERS, "p", ("with", "python", "package", "extra", "group", "env-file")),
     "poetry": _subcommand(RUNNERS),
     "pipenv": _subcommand(RUNNERS),
@@ -353,6 +302,7 @@ WRAPPERS: dict[str, Handler] = {
     "podman": _container,
     "docker-compose": _compose,
     "kubectl": _kubectl,
+    **HANDLERS,
 }
 
 
