@@ -29,6 +29,9 @@ _SQLITE_URL = re.compile(r"sqlite(?:\+(?:pysqlite|aiosqlite))?://(?P<rest>.*)")
 def sqlite_path(url: str) -> Path:
     """The file behind an SQLAlchemy-style SQLite URL (`sqlite:///path`, `+aiosqlite` too)."""
     match = _SQLITE_URL.fullmatch(url.strip())
+    if match is None and "://" not in url:
+        hint = f"sqlite:///{url}" if url.startswith("/") else "sqlite:///PATH/board.db"
+        raise InvalidInput(f"HERMES_DB_URL {url!r} is not a URL; write it as {hint}")
     if match is None:
         scheme = url.split(":", 1)[0]
         raise InvalidInput(

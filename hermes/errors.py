@@ -13,9 +13,15 @@ class HermesError(Exception):
 
     `exit_code` is 2 for bad input (the default); environment faults that are not the
     input's fault (an unwritable home, a full disk) use 1.
+
+    `retryable` says whether a card attempt that failed with this error may succeed if
+    tried again (a provider's hiccup, a busy workspace). A permanent one (a missing key,
+    a deleted profile, a merge conflict between the card's dependencies) fails the card
+    at once, with the fix in its message, instead of waiting through every retry.
     """
 
     exit_code: int = 2
+    retryable: bool = True
 
 
 class InvalidInput(HermesError):
@@ -24,6 +30,8 @@ class InvalidInput(HermesError):
 
 class NotFound(HermesError):
     """A card, profile or other named thing does not exist."""
+
+    retryable = False
 
 
 class CycleError(HermesError):
@@ -42,6 +50,8 @@ class Fenced(HermesError):
 
 class ProfileError(HermesError):
     """A profile file is unreadable or invalid; the message names file, field and fix."""
+
+    retryable = False
 
 
 class StorageError(HermesError):

@@ -48,6 +48,16 @@ class CardRequest:
 def resolve(request: CardRequest, now: datetime) -> NewCard:
     """Validate `request` and fill in everything the board needs, touching nothing."""
     profile = card_defaults(request.profile, profiles_dir(), profile_cache_file())
+    if request.budget is not None and profile.runner != "agent":
+        raise InvalidInput(
+            f"profile {profile.name!r} runs {profile.runner} cards, but a goal is planned by "
+            "a model: give it an agent profile (such as planner)"
+        )
+    if profile.runner == "command" and not request.body.strip():
+        raise InvalidInput(
+            f"the card has no body, and profile {profile.name!r} runs its body as a bash "
+            "script: give the script as the body"
+        )
     nul = request.body.find("\0")
     if profile.runner == "command" and nul >= 0:  # bash takes its script as an argument
         raise InvalidInput(

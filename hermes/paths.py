@@ -11,14 +11,20 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from hermes.errors import StorageError
+from hermes.errors import InvalidInput, StorageError
 
 DEFAULT_HOME = "~/.hermes"
 
 
 def hermes_home() -> Path:
     """The state root: `$HERMES_HOME`, or `~/.hermes` when unset."""
-    return Path(os.environ.get("HERMES_HOME") or DEFAULT_HOME).expanduser()
+    value = os.environ.get("HERMES_HOME") or DEFAULT_HOME
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise InvalidInput(
+            f"HERMES_HOME {value!r} contains a control character (a newline?); "
+            "set it to a plain directory path"
+        )
+    return Path(value).expanduser()
 
 
 def ensure_home() -> Path:

@@ -137,4 +137,9 @@ class Profile(BaseModel):
             )
         if self.runner == "agent" and not self.model:
             raise ValueError("runner 'agent' needs `model`, e.g. model: openai/gpt-4o-mini")
+        if self.runner == "agent" and self.api_base and "/" not in (self.model or ""):
+            raise ValueError(
+                f"with `api_base`, `model` needs its provider: write openai/{self.model} for "
+                "an OpenAI-compatible server (or PROVIDER/NAME for another)"
+            )
         return self

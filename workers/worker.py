@@ -29,7 +29,6 @@ from hermes.paths import logs_dir, profiles_dir
 from profiles import Profile, load_profile
 from workers import workspace as workspaces
 from workers.attempt import Attempt
-from workers.backends import BackendUnavailable
 from workers.context import card_secrets, make_context
 from workers.heartbeat import Heartbeat
 from workers.job import WorkerJob
@@ -88,8 +87,8 @@ def _attempt(job: WorkerJob, store: Store, log: _Log, secrets: frozenset[str]) -
         review, attempt.human_timeout = profile.review, profile.human_timeout
         work = _Work(job, store, log, card, profile, attempt, secrets)
         outcome, busy = work.supervise()
-    except HermesError as exc:
-        outcome, busy = Outcome(False, "", str(exc)), False
+    except HermesError as exc:  # the profile is gone or broken: retrying cannot help
+        outcome, busy = Outcome(False, "", str(exc), final=not exc.retryable), False
     finally:
         heartbeat.stop()
         attempt.kill_all()  # background processes of the attempt end with it
@@ -124,10 +123,8 @@ class _Work:
         def body() -> None:
             try:
                 outcomes.append(self.run())
-            except BackendUnavailable as exc:
-                outcomes.append(Outcome(False, "", str(exc), final=True))
             except HermesError as exc:
-                outcomes.append(Outcome(False, "", str(exc)))
+                outcomes.append(Outcome(False, "", str(exc), final=not exc.retryable))
             except Exception as exc:  # a bug: fail the attempt visibly rather than vanish
                 self.log.line(traceback.format_exc().rstrip())
                 outcomes.append(Outcome(False, "", f"worker error: {type(exc).__name__}: {exc}"))

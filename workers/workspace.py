@@ -17,6 +17,7 @@ from board import Card, Store
 from hermes.paths import workspaces_dir, worktrees_dir
 from worktrees import (
     Committed,
+    MissingRepository,
     WorkspaceError,
     branch_for,
     commit_card,
@@ -53,7 +54,9 @@ def prepare(card: Card, store: Store) -> Workspace:
         return Workspace(path, None, None, _lock(path.with_name(f"card-{card.id}.lock")))
     repo = Path(card.repo)
     if not repo.is_dir():
-        raise WorkspaceError(f"the card's repository {repo} no longer exists")
+        raise MissingRepository(
+            f"the card's repository {repo} no longer exists; restore it, or cancel the card"
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
     lock_fd = _lock(path.with_name(f"card-{card.id}.lock"))
     upstream = [store.card(dep) for dep in card.depends_on]

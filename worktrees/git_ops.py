@@ -56,7 +56,16 @@ class WorkspaceError(HermesError):
 
 
 class MergeConflict(WorkspaceError):
-    """Merging a branch hit conflicts; the message names the conflicting paths."""
+    """Merging a branch hit conflicts; the message names the conflicting paths. Trying
+    again merges the same branches again: it is permanent."""
+
+    retryable = False
+
+
+class MissingRepository(WorkspaceError):
+    """The card's repository is gone."""
+
+    retryable = False
 
 
 def branch_for(card_id: int) -> str:
@@ -173,7 +182,13 @@ def prepare_worktree(
         raise WorkspaceError(f"cannot prepare the worktree {path}: {_stderr(exc)}") from exc
     env = identity_env(repo)
     for dependency in dependency_branches:  # fast-forward when it can: a tidier history
-        _merge(worktree, dependency, f"hermes: merge {dependency} into {branch}", env, "--ff")
+        try:
+            _merge(worktree, dependency, f"hermes: merge {dependency} into {branch}", env, "--ff")
+        except MergeConflict as exc:
+            raise MergeConflict(
+                f"{exc}; the cards it depends on changed the same lines: merge their branches "
+                "by hand (or make one depend on the other), then retry this card"
+            ) from exc
 
 
 def _reuse(repo_root: Path, card_id: int, path: Path) -> Git | None:
@@ -275,8 +290,17 @@ def prune(repo_root: Path) -> None:
     _open(repo_root).git.worktree("prune")
 
 
-def merge_card(repo_root: Path, card_id: int, base: str, message: str) -> str:
-    """Merge the card's branch into `base`; returns the resulting commit.
+@dataclass(frozen=True, slots=True)
+class Merged:
+    """What `merge_card` did: `moved` is False when the base already had every commit
+    of the branch (nothing to merge, or merged before); `commit` is the base's tip."""
+
+    moved: bool
+    commit: str
+
+
+def merge_card(repo_root: Path, card_id: int, base: str, message: str) -> Merged:
+    """Merge the card's branch into `base`.
 
     If the user's checkout is on `base`, the merge happens there and needs it clean;
     otherwise it happens in a temporary worktree of `base`, leaving the checkout alone.
@@ -290,6 +314,29 @@ def merge_card(repo_root: Path, card_id: int, base: str, message: str) -> str:
             f"the base {base!r} is not a branch of {repo_root}; merge it yourself: "
             f"git merge {branch}"
         )
+    if contains(repo_root, base, branch):
+        return Merged(False, str(repo.git.rev_parse(base)))
+    return Merged(True, _merge_into(repo, repo_root, base, branch, message))
+
+
+def contains(repo_root: Path, base: str, branch: str) -> bool:
+    """Whether `base` already has every commit of `branch`."""
+    git = _open(repo_root).git
+    status, _out, _err = git.merge_base(
+        "--is-ancestor", branch, base, with_exceptions=False, with_extended_output=True
+    )
+    return bool(status == 0)
+
+
+def delete_branch(repo_root: Path, branch: str) -> None:
+    """Delete a card's branch (the caller checked it is merged)."""
+    try:
+        _open(repo_root).git.branch("-D", "-q", branch)
+    except GitCommandError as exc:
+        raise WorkspaceError(f"cannot delete {branch}: {_stderr(exc)}") from exc
+
+
+def _merge_into(repo: Repo, repo_root: Path, base: str, branch: str, message: str) -> str:
     env = identity_env(repo)
     if not repo.head.is_detached and repo.active_branch.name == base:
         if repo.is_dirty(untracked_files=False):

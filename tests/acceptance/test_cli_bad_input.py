@@ -211,6 +211,10 @@ VALUE_CASES: list[tuple[list[str], str]] = [
     ([*ADD, "--profile", "p-twice"], "'runner' is given twice"),
     ([*CRON, "--profile", "p-unknown"], "p-unknown.yaml: 'colour' is not a profile field"),
     ([*GOAL, "--profile", "p-scalar"], "p-scalar.yaml: expected a mapping"),
+    ([*GOAL, "--profile", "shell"], "profile 'shell' runs command cards, but a goal is planned"),
+    ([*ADD, "--profile", "shell"], "the card has no body, and profile 'shell' runs its body"),
+    ([*ADD, "--profile", "shell", "--body", " \n"], "the card has no body, and profile"),
+    ([*CRON, "--profile", "shell"], "the card has no body, and profile 'shell' runs its body"),
     # schedules
     (["cron", "add", "", "x", "--no-repo"], "schedule '' is not understood"),
     (["cron", "add", "* * *", "x", "--no-repo"], "schedule '* * *' is not understood"),

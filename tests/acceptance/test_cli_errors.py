@@ -163,6 +163,11 @@ def test_an_unknown_base(cli: Cli, board: Path, tmp_path: Path) -> None:
     ("env", "expected"),
     [
         ({"HERMES_DB_URL": "mysql://db/x"}, "HERMES_DB_URL scheme 'mysql' is not supported"),
+        (
+            {"HERMES_DB_URL": "/tmp/x.db"},
+            "HERMES_DB_URL '/tmp/x.db' is not a URL; write it as sqlite:////tmp/x.db",
+        ),
+        ({"HERMES_HOME": "/tmp/a\nb"}, "HERMES_HOME '/tmp/a\\nb' contains a control character"),
         ({"HERMES_SQLITE_SYNCHRONOUS": "maybe"}, "'MAYBE' is not a SQLite synchronous level"),
     ],
 )

@@ -54,6 +54,8 @@ def test_sqlalchemy_style_urls(url: str, path: str) -> None:
         ("postgresql+psycopg://u@h/db", "scheme 'postgresql+psycopg' is not supported yet"),
         ("mysql://x", "scheme 'mysql' is not supported yet"),
         ("sqlite://", "names no database file"),
+        ("/srv/board.db", "'/srv/board.db' is not a URL; write it as sqlite:////srv/board.db"),
+        ("board.db", "'board.db' is not a URL; write it as sqlite:///PATH/board.db"),
         ("sqlite:///:memory:", "names no database file"),
     ],
 )

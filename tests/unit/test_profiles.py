@@ -74,6 +74,14 @@ def test_profile_names_cannot_escape_the_directory(user_dir: Path, name: str) ->
         ("runner: cli\n", "runner 'cli' needs `command`"),
         ("runner: [\n", "not valid YAML at line 2"),
         ("- runner\n", "expected a mapping of fields"),
+        (
+            "model: llama3\napi_base: http://127.0.0.1:8000/v1\n",
+            "`model` needs its provider: write openai/llama3 for an OpenAI-compatible server",
+        ),
+        ("api_key_env: sk-live-1234\n", "field 'api_key_env': give the name of the variable"),
+        ("env: [GOOD, 'sk live']\n", "field 'env': list variable names (e.g. GITHUB_TOKEN)"),
+        ("backend: {kind: moon}\n", "field 'backend.kind'"),
+        ("approvals: {mode: maybe}\n", "field 'approvals.mode'"),
     ],
 )
 def test_invalid_profiles_name_file_field_and_fix(user_dir: Path, text: str, expected: str) -> None:
@@ -83,6 +91,7 @@ def test_invalid_profiles_name_file_field_and_fix(user_dir: Path, text: str, exp
     message = str(caught.value)
     assert message.startswith(f"profile file {path}: ")
     assert expected in message
+    assert "sk-live-1234" not in message and "sk live" not in message  # never echoed
 
 
 def test_empty_file_is_a_profile_with_defaults(user_dir: Path) -> None:

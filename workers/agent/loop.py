@@ -84,7 +84,7 @@ class AgentLoop:
             return self._outcome(False, "", "stopped")
         except ModelError as exc:
             self.transcript.note(str(exc))
-            return self._outcome(False, "", str(exc))
+            return self._outcome(False, "", str(exc), final=not exc.retryable)
 
     def _run_tools(self, messages: list[Message], reply: Message) -> None:
         for call in reply.tool_calls:
@@ -112,8 +112,8 @@ class AgentLoop:
             result = self.toolbox.call(call)
             self.transcript.tool(call, result)
 
-    def _outcome(self, ok: bool, result: str, error: str | None) -> Outcome:
-        return Outcome(ok, result, error, usage=usage(self.spend))
+    def _outcome(self, ok: bool, result: str, error: str | None, *, final: bool = False) -> Outcome:
+        return Outcome(ok, result, error, usage=usage(self.spend), final=final)
 
 
 def usage(spend: Spend) -> Usage:

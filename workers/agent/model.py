@@ -28,7 +28,19 @@ REQUEST_TIMEOUT = 300.0
 
 
 class ModelError(HermesError):
-    """The model could not be called: a missing key, a refused host, a provider error."""
+    """The model could not be called: a missing key, a refused host, a provider error.
+
+    Retryable unless told otherwise: a provider's outage or rate limit may pass; a
+    missing key, a wrong key, an unknown model or a request the provider refuses will
+    not."""
+
+    def __init__(self, message: str, *, retryable: bool = True) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+
+
+#: Provider answers that mean the request itself is wrong: trying again cannot help.
+PERMANENT_STATUS = frozenset({400, 401, 403, 404, 422})
 
 
 def import_litellm() -> Any:
@@ -88,7 +100,9 @@ class ModelClient:
             return "not-needed"  # a local server that takes no key
         key = os.environ.get(env)
         if not key:
-            raise ModelError(f"set {env} (profile {self.profile.name!r}, model {self.model})")
+            raise ModelError(
+                f"set {env} (profile {self.profile.name!r}, model {self.model})", retryable=False
+            )
         return key
 
     def _check_host(self) -> None:
@@ -99,7 +113,8 @@ class ModelClient:
             target = self.profile.api_base or f"the provider of {self.model}"
             raise ModelError(
                 f"model requests are limited to this machine (HERMES_MODEL_HOSTS=loopback), "
-                f"but profile {self.profile.name!r} would call {target}"
+                f"but profile {self.profile.name!r} would call {target}",
+                retryable=False,
             )
 
     def complete(
@@ -140,8 +155,29 @@ class ModelClient:
         except HermesError:
             raise
         except Exception as exc:  # provider errors come in many types; all end the call
-            raise ModelError(f"model call failed ({self.model}): {_short(exc)}") from exc
+            raise self._error(exc) from exc
         return self._reply(response)
+
+    def _error(self, exc: Exception) -> ModelError:
+        """The provider's error, said with its fix where there is one, and whether trying
+        again could help."""
+        status = getattr(exc, "status_code", None)
+        if "LLM Provider NOT provided" in str(exc):
+            return ModelError(
+                f"model {self.model!r} names no provider: write PROVIDER/NAME in the profile, "
+                f"e.g. openai/{self.model} for an OpenAI-compatible server (profile "
+                f"{self.profile.name!r})",
+                retryable=False,
+            )
+        permanent = status in PERMANENT_STATUS
+        fix = ""
+        if status in (401, 403):
+            fix = f"; check the key in {self.profile.api_key_env} (profile {self.profile.name!r})"
+        elif status == 404:
+            fix = f"; check `model` (and `api_base`) in profile {self.profile.name!r}"
+        return ModelError(
+            f"model call failed ({self.model}): {_short(exc)}{fix}", retryable=not permanent
+        )
 
     def _reply(self, response: Any) -> Reply:
         message = response.choices[0].message

@@ -18,6 +18,8 @@ from hermes.errors import HermesError
 class BackendUnavailable(HermesError):
     """The profile's backend cannot run here; retrying will not help."""
 
+    retryable = False
+
 
 class Sink(Protocol):
     """Where a backend writes the output of card work, chunk by chunk."""

@@ -19,7 +19,7 @@ class AgentRunner:
         try:
             client = ModelClient(ctx.profile)
         except ModelError as exc:
-            return Outcome(False, "", str(exc))
+            return Outcome(False, "", str(exc), final=not exc.retryable)
         detail = ctx.store.detail(ctx.card.id)
         card = detail.card
         opening = [

@@ -84,7 +84,7 @@ class GoalRunner:
                 feedback = verdict.reason
             return self._plan(ctx, client, turns + 1, budget, feedback, transcript, spend)
         except ModelError as exc:
-            return Outcome(False, "", str(exc), usage=usage(spend))
+            return Outcome(False, "", str(exc), usage=usage(spend), final=not exc.retryable)
 
     def _judge(
         self,
@@ -130,7 +130,9 @@ class GoalRunner:
         outcome = loop.run([Message("system", system), Message("user", ask)])
         spend.absorb(loop.spend)
         if not outcome.ok:
-            return Outcome(False, outcome.result, outcome.error, usage=usage(spend))
+            return Outcome(
+                False, outcome.result, outcome.error, usage=usage(spend), final=outcome.final
+            )
         added = [c.id for c in store.children(goal.id) if c.id not in before]
         plan = {"turn": turn, "added": added, "summary": outcome.result[:RESULT_CAP]}
         return Outcome(True, outcome.result, usage=usage(spend), plan=plan)
