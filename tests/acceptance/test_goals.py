@@ -11,7 +11,7 @@ import pytest
 from board import open_store
 from tests.conftest import Cli
 from tests.helpers.agents import KEY_ENV, agent_profile, call
-from tests.helpers.processes import FAST, finish, start_dispatcher
+from tests.helpers.processes import FAST, finish, make_repo, start_dispatcher
 from workers.agent.fake_openai import FakeOpenAI
 
 JUDGE = "You judge whether"
@@ -104,6 +104,33 @@ def test_a_goal_plans_two_cards_with_a_dependency_and_is_judged_done(
     assert (report["turns"], report["turns_left"], len(report["children"])) == (1, 2, 2)
     assert report["verdicts"][0]["done"] is True
     assert "met" in cli("goal", "status", str(goal)).out
+    log = cli("board", "log", str(goal)).out
+    assert "[agent] verdict after planner turn 1: met: 42 written and checked" in log
+
+
+def test_the_planner_is_told_where_it_works(
+    cli: Cli, model: list[FakeOpenAI], hermes_home: Path, tmp_path: Path
+) -> None:
+    server = planner(
+        hermes_home,
+        model,
+        [
+            {
+                "when": "planner turn 1",
+                "tool_calls": [call("board_add", title="x", profile="shell", body="true")],
+            },
+            {"when": "planner turn 1", "text": "one card"},
+            {"when": JUDGE, "tool_calls": [call("goal_verdict", done=True, reason="ok")]},
+        ],
+    )
+    repo = make_repo(tmp_path / "proj")
+    created = cli("goal", "Do the thing", cwd=repo)
+    assert created.code == 0, created.err
+    code, out = finish(start_dispatcher("--until-idle", *FAST), timeout=120)
+    assert code == 0, out
+    system = server.requests[0]["messages"][0]["content"]
+    assert f"a git worktree on branch hermes/card-{created.out.strip()}" in system
+    assert "scratch directory" not in system
 
 
 def test_not_met_leads_to_another_turn_that_sees_the_failed_card(

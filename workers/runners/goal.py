@@ -65,7 +65,8 @@ class GoalRunner:
 
     def run(self, ctx: RunContext) -> Outcome:
         """Judge the finished children (if a turn came before), then plan or finish."""
-        store, goal, budget = ctx.store, ctx.card, self.budget
+        # Read again: the card the worker was handed predates its workspace (branch).
+        store, goal, budget = ctx.store, ctx.store.card(ctx.card.id), self.budget
         turns = store.goal_turns(goal.id)
         transcript = Transcript(ctx.log_path, ctx.masker)
         spend = Spend()
@@ -74,6 +75,8 @@ class GoalRunner:
             feedback = None
             if turns:
                 verdict = self._judge(client, goal, store.children(goal.id), transcript, spend)
+                said = "met" if verdict.done else "not met"
+                transcript.note(f"verdict after planner turn {turns}: {said}: {verdict.reason}")
                 data = {"turn": turns, "done": verdict.done, "reason": verdict.reason}
                 store.note(goal.id, "verdict", utcnow(), f"run:{ctx.run_id}", data)
                 if verdict.done:
@@ -82,7 +85,7 @@ class GoalRunner:
                     error = f"goal not met after {budget} planner turns: {verdict.reason}"
                     return Outcome(False, "", error, usage=usage(spend), final=True)
                 feedback = verdict.reason
-            return self._plan(ctx, client, turns + 1, budget, feedback, transcript, spend)
+            return self._plan(ctx, goal, client, turns + 1, budget, feedback, transcript, spend)
         except ModelError as exc:
             return Outcome(False, "", str(exc), usage=usage(spend), final=not exc.retryable)
 
@@ -111,6 +114,7 @@ class GoalRunner:
     def _plan(
         self,
         ctx: RunContext,
+        goal: Card,
         client: ModelClient,
         turn: int,
         budget: int,
@@ -119,7 +123,7 @@ class GoalRunner:
         spend: Spend,
     ) -> Outcome:
 
-        store, goal = ctx.store, ctx.card
+        store = ctx.store
         children = store.children(goal.id)
         before = {child.id for child in children}
         transcript.note(f"planner turn {turn} of {budget}")
