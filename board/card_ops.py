@@ -10,6 +10,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
 from board import queries as q
 from board.base import to_json_text
@@ -19,6 +20,7 @@ from board.cards import (
     MAX_TEXT_BYTES,
     MAX_TIMEOUT,
     PRIORITY_LIMIT,
+    Card,
     NewCard,
 )
 from board.clock import iso
@@ -29,6 +31,10 @@ from hermes.errors import CycleError, IllegalTransition, InvalidInput
 
 _CANCELLABLE = sources(Action.CANCEL)
 _RETRYABLE = sources(Action.RETRY)
+#: Statuses in which a worker holds the card: what it says cannot change under it.
+_HELD = (Status.RUNNING, Status.NEEDS_INPUT)
+#: What `edit` may change.
+EDITABLE = ("title", "body", "profile", "priority", "labels", "model")
 _DEPENDABLE = (Status.BACKLOG, Status.WAITING, Status.READY)
 
 
@@ -57,6 +63,15 @@ def _preview(text: str) -> str:
     return repr(text[:40]) + ("..." if len(text) > 40 else "")
 
 
+def check_priority(priority: int) -> None:
+    """Refuse a priority out of bounds."""
+    if not -PRIORITY_LIMIT <= priority <= PRIORITY_LIMIT:
+        raise InvalidInput(
+            f"--priority {priority} must be between "
+            f"-{PRIORITY_LIMIT:,} and {PRIORITY_LIMIT:,}; higher runs first"
+        )
+
+
 def check_new_card(card: NewCard) -> None:
     """Refuse a card whose fields are out of bounds, naming the field and the fix."""
     if not card.title.strip():
@@ -67,11 +82,7 @@ def check_new_card(card: NewCard) -> None:
         raise InvalidInput(
             f"--max-attempts {card.max_attempts} must be between 1 and {MAX_ATTEMPTS_LIMIT:,}"
         )
-    if not -PRIORITY_LIMIT <= card.priority <= PRIORITY_LIMIT:
-        raise InvalidInput(
-            f"--priority {card.priority} must be between "
-            f"-{PRIORITY_LIMIT:,} and {PRIORITY_LIMIT:,}; higher runs first"
-        )
+    check_priority(card.priority)
     if card.timeout is not None and not 0 < card.timeout <= MAX_TIMEOUT:  # also refuses NaN
         raise InvalidInput(
             f"--timeout {card.timeout:g} must be a number of seconds above 0 "
@@ -145,6 +156,7 @@ class CardCommands(GoalCommands):
                 "base": card.base,
                 "max_attempts": card.max_attempts,
                 "timeout": card.timeout,
+                "model": card.model,
                 "now": now,
             },
         ).fetchone()
@@ -278,6 +290,60 @@ class CardCommands(GoalCommands):
             self._fence(cx, fence)
             self._status(cx, card_id)
             self._event(cx, card_id, "comment", actor, stamp, {"text": text})
+
+    def edit(
+        self, card_id: int, changes: dict[str, Any], now: datetime, actor: str = "cli"
+    ) -> list[str]:
+        """Change what a card says (title, body, profile, priority, labels, model) while
+        no worker holds it; returns the fields that changed (event `edited`)."""
+        stamp = iso(now)
+        with self._db.write() as cx:
+            src = self._status(cx, card_id)
+            if src in _HELD:
+                raise IllegalTransition(
+                    f"card {card_id} is {src}: a worker holds it; edit it once it stops "
+                    f"(or `hermes board cancel {card_id}` first)"
+                )
+            card = Card.from_row(cx.execute(q.CARD_BY_ID, {"id": card_id}).fetchone())
+            now_values = {name: getattr(card, name) for name in EDITABLE}
+            wanted = {**now_values, **changes}
+            changed = [name for name in EDITABLE if wanted[name] != now_values[name]]
+            if not changed:
+                return []
+            for name in ("title", "body"):
+                (check_line if name == "title" else check_text)(f"the {name}", wanted[name])
+            params = {**wanted, "labels": to_json_text(list(dict.fromkeys(wanted["labels"])))}
+            updated = cx.execute(
+                q.EDIT_CARD, {**params, "id": card_id, "from": src.value, "now": stamp}
+            )
+            if updated.rowcount != 1:
+                raise IllegalTransition(
+                    f"card {card_id} changed while it was being edited; try again"
+                )
+            data = {"fields": {name: wanted[name] for name in changed}}
+            self._event(cx, card_id, "edited", actor, stamp, data)
+        return changed
+
+    def archive(
+        self, card_id: int, now: datetime, *, undo: bool = False, actor: str = "cli"
+    ) -> bool:
+        """Hide a finished card from the board's views (its history stays), or bring it
+        back; False when it already was so."""
+        stamp = iso(now)
+        with self._db.write() as cx:
+            src = self._status(cx, card_id)
+            if src not in FINISHED:
+                raise IllegalTransition(
+                    f"card {card_id} is {src}; only finished cards (done, failed, cancelled) "
+                    "can be archived"
+                )
+            was = cx.execute(q.CARD_ARCHIVED, {"id": card_id}).fetchone()[0]
+            if (was is None) == undo:
+                return False
+            params = {"archived_at": None if undo else stamp, "now": stamp}
+            cx.execute(q.ARCHIVE_CARD, {**params, "id": card_id, "from": src.value})
+            self._event(cx, card_id, "unarchived" if undo else "archived", actor, stamp)
+        return True
 
     def _set_status(
         self,

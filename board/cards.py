@@ -48,6 +48,8 @@ class Card:
     created_at: str
     updated_at: str
     run_id: int | None
+    model: str | None = None  # overrides the profile's model for this card
+    archived_at: str | None = None
     depends_on: list[int] = field(default_factory=list)
     dependents: list[int] = field(default_factory=list)
     blocked_by: list[int] = field(default_factory=list)
@@ -86,6 +88,8 @@ class Card:
             "result": self.result,
             "created_at": self.created_at,
             "updated_at": self.updated_at,
+            "model": self.model,
+            "archived_at": self.archived_at,
         }
 
 
@@ -248,6 +252,7 @@ class NewCard:
     timeout: float | None = None
     backlog: bool = False
     budget: int | None = None  # a goal's planner-turn budget (None: not a goal)
+    model: str | None = None  # overrides the profile's model (agent profiles)
 
 
 @dataclass(slots=True)
@@ -260,6 +265,7 @@ class CardFilter:
     include_old: bool = False
     parent_id: int | None = None
     source: str | None = None
+    archived: bool = False  # only archived cards (they are left out otherwise)
 
 
 @dataclass(slots=True)

@@ -222,11 +222,21 @@ def _scheduled_index(dialect: str) -> list[str]:
     return [str(CreateIndex(index).compile(dialect=compiler))]
 
 
+def _card_model_archive(dialect: str) -> list[str]:
+    """0005: a card's own model (overriding its profile's), and archiving."""
+    del dialect  # the same statements on every engine
+    return [
+        "ALTER TABLE cards ADD COLUMN model VARCHAR",
+        "ALTER TABLE cards ADD COLUMN archived_at VARCHAR",
+    ]
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration("0001_initial", lambda dialect: ddl(_initial(), dialect)),
     Migration("0002_dispatch", _dispatch),
     Migration("0003_goals_cron", _goals_and_cron),
     Migration("0004_scheduled_index", _scheduled_index),
+    Migration("0005_card_model_archive", _card_model_archive),
 )
 MIGRATION_NAMES: tuple[str, ...] = tuple(m.name for m in MIGRATIONS)
 

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 CARD_COLUMNS = (
     "id, title, body, status, profile, priority, labels, parent_id, source, key, "
     "not_before, repo, base, branch, worktree, attempts, max_attempts, timeout, result, "
-    "created_at, updated_at, run_id"
+    "created_at, updated_at, run_id, model, archived_at"
 )
 RUN_COLUMNS = (
     "id, card_id, attempt, worker, host, pid, started_at, heartbeat_at, lease_expires_at, "
@@ -29,9 +29,9 @@ RUN_COLUMNS = (
 INSERT_CARD = """
 INSERT INTO cards (title, body, status, profile, priority, labels, parent_id, source, key,
                    not_before, repo, base, attempts, max_attempts, timeout,
-                   created_at, updated_at)
+                   created_at, updated_at, model)
 VALUES (:title, :body, :status, :profile, :priority, :labels, :parent_id, :source, :key,
-        :not_before, :repo, :base, 0, :max_attempts, :timeout, :now, :now)
+        :not_before, :repo, :base, 0, :max_attempts, :timeout, :now, :now, :model)
 RETURNING id
 """
 
@@ -245,8 +245,22 @@ FROM dependencies d JOIN cards c ON c.id = d.depends_on
 WHERE d.card_id IN (SELECT id FROM cards WHERE {where})
    OR d.depends_on IN (SELECT id FROM cards WHERE {where})
 """
-WHERE_ALL = "1 = 1"
-WHERE_RECENT = "NOT (status IN ('done', 'cancelled') AND updated_at < :cutoff)"
+EDIT_CARD = """
+UPDATE cards SET title = :title, body = :body, profile = :profile, priority = :priority,
+                 labels = :labels, model = :model, updated_at = :now
+WHERE id = :id AND status = :from
+"""
+CARD_ARCHIVED = "SELECT archived_at FROM cards WHERE id = :id"
+ARCHIVE_CARD = """
+UPDATE cards SET archived_at = :archived_at, updated_at = :now
+WHERE id = :id AND status = :from
+"""
+
+WHERE_ALL = "archived_at IS NULL"
+WHERE_RECENT = (
+    "archived_at IS NULL AND NOT (status IN ('done', 'cancelled') AND updated_at < :cutoff)"
+)
+WHERE_ARCHIVED = "archived_at IS NOT NULL"
 WHERE_STATUS = "status IN ({names})"
 WHERE_PROFILE = "profile = :profile"
 WHERE_PARENT = "parent_id = :parent_id"
@@ -254,7 +268,14 @@ WHERE_SOURCE = "source = :source"
 WHERE_LABEL = "labels LIKE :label_pattern ESCAPE '\\'"
 
 COUNT_BY_STATUS_PROFILE = "SELECT status, profile, count(*) FROM cards GROUP BY status, profile"
-OLDEST_READY = "SELECT min(updated_at) FROM cards WHERE status = 'ready'"
+# Only cards claimable now (a card scheduled for later, or backing off before a retry, is
+# not waiting for a worker), aged from when they became claimable. The database's clock:
+# the call passes no time (SQLite's strftime gives milliseconds; stored times sort with it).
+OLDEST_READY = """
+SELECT min(CASE WHEN not_before > updated_at THEN not_before ELSE updated_at END) FROM cards
+WHERE status = 'ready'
+  AND (not_before IS NULL OR not_before <= strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+"""
 READY_PROFILES = "SELECT DISTINCT profile FROM cards WHERE status = 'ready'"
 UNFINISHED_PROFILES = """
 SELECT DISTINCT profile FROM cards WHERE status IN ('ready', 'waiting', 'running', 'needs_input')

@@ -114,7 +114,10 @@ def request_of(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def _where(where: CardFilter, now: datetime) -> tuple[str, dict[str, Any]]:
-    clauses = [q.WHERE_ALL if where.include_old else q.WHERE_RECENT]
+    if where.archived:
+        clauses = [q.WHERE_ARCHIVED]
+    else:
+        clauses = [q.WHERE_ALL if where.include_old else q.WHERE_RECENT]
     params: dict[str, Any] = {"cutoff": iso(now - RECENT)}
     if where.statuses:
         clauses.append(q.WHERE_STATUS.format(names=q.placeholders("s", len(where.statuses))))

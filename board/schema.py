@@ -66,6 +66,8 @@ class Card(SQLModel, table=True):
     run_id: int | None = None
     created_at: str
     updated_at: str
+    model: str | None = None  # overrides the profile's model for this card
+    archived_at: str | None = None  # hidden from the board's views, kept in its history
 
 
 class Dependency(SQLModel, table=True):

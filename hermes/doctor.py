@@ -108,12 +108,17 @@ def _network() -> Check:
 
 
 def _profiles() -> list[Check]:
+    from hermes.config import load_config
     from profiles import profile_files, read_profile
 
     checks: list[Check] = []
+    try:
+        defaults = load_config().profile_defaults
+    except HermesError as exc:
+        return [Check("settings", "fail", str(exc))]
     for name, path in sorted(profile_files(profiles_dir()).items()):
         try:
-            profile = read_profile(path)
+            profile = read_profile(path, defaults)
         except HermesError as exc:
             checks.append(Check(f"profile {name}", "fail", str(exc)))
             continue

@@ -12,9 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from board import NewCard, Store
+from board.card_ops import check_priority
 from board.clock import iso, parse_when
+from hermes.config import load_config
 from hermes.errors import InvalidInput
 from hermes.paths import profile_cache_file, profiles_dir
 from profiles import card_defaults
@@ -42,17 +45,21 @@ class CardRequest:
     source: str = "cli"
     parent_id: int | None = None
     budget: int | None = None  # a goal's planner turns (None: not a goal)
+    model: str | None = None  # this card's model instead of its profile's (agent profiles)
     cwd: Path = field(default_factory=Path.cwd)
 
 
 def resolve(request: CardRequest, now: datetime) -> NewCard:
     """Validate `request` and fill in everything the board needs, touching nothing."""
-    profile = card_defaults(request.profile, profiles_dir(), profile_cache_file())
+    defaults = load_config().profile_defaults
+    profile = card_defaults(request.profile, profiles_dir(), profile_cache_file(), defaults)
     if request.budget is not None and profile.runner != "agent":
         raise InvalidInput(
             f"profile {profile.name!r} runs {profile.runner} cards, but a goal is planned by "
             "a model: give it an agent profile (such as planner)"
         )
+    if request.model is not None:
+        check_model(request.model, profile.name, profile.runner)
     if profile.runner == "command" and not request.body.strip():
         raise InvalidInput(
             f"the card has no body, and profile {profile.name!r} runs its body as a bash "
@@ -92,7 +99,21 @@ def resolve(request: CardRequest, now: datetime) -> NewCard:
         timeout=request.timeout if request.timeout is not None else profile.timeout,
         backlog=request.backlog,
         budget=request.budget,
+        model=request.model,
     )
+
+
+def check_model(model: str, profile: str, runner: str) -> None:
+    """A card's own model: a litellm model string, for a card a model works."""
+    if runner != "agent":
+        raise InvalidInput(
+            f"profile {profile!r} runs {runner} cards, which call no model; a model applies "
+            "to agent profiles only"
+        )
+    if not model.strip() or any(c.isspace() for c in model) or len(model) > 200:
+        raise InvalidInput(
+            f"model {model!r} is not a model name; write PROVIDER/NAME, e.g. openai/gpt-4o-mini"
+        )
 
 
 def add_card(
@@ -104,3 +125,27 @@ def add_card(
     run no longer holds its own card.
     """
     return store.add_card(resolve(request, now), now, actor=request.source, fence=fence)
+
+
+def edit_card(store: Store, card_id: int, changes: dict[str, Any], now: datetime) -> list[str]:
+    """Change what a card says, checked as a new card would be; returns what changed."""
+    card = store.card(card_id)
+    wanted = {
+        "title": card.title, "body": card.body, "profile": card.profile,
+        "priority": card.priority, "model": card.model, **changes,
+    }  # fmt: skip
+    if not str(wanted["title"]).strip():
+        raise InvalidInput("the title is empty; give the card a title, e.g. 'Fix the login bug'")
+    defaults = load_config().profile_defaults
+    profile = card_defaults(str(wanted["profile"]), profiles_dir(), profile_cache_file(), defaults)
+    if "profile" in changes:
+        changes["profile"] = profile.name
+    if wanted["model"] is not None:
+        check_model(str(wanted["model"]), profile.name, profile.runner)
+    if profile.runner == "command" and not str(wanted["body"]).strip():
+        raise InvalidInput(
+            f"the card would have no body, and profile {profile.name!r} runs its body as a "
+            "bash script: give the script as the body"
+        )
+    check_priority(int(wanted["priority"]))
+    return store.edit(card_id, changes, now)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,11 +30,18 @@ class CardDefaults:
     runner: str = "agent"
 
 
-def card_defaults(name: str, user_dir: Path | None, cache_file: Path) -> CardDefaults:
-    """Validate that profile `name` exists and is valid; return its card defaults."""
+def card_defaults(
+    name: str,
+    user_dir: Path | None,
+    cache_file: Path,
+    defaults: Mapping[str, str] | None = None,
+) -> CardDefaults:
+    """Validate that profile `name` exists and is valid (with the settings' `defaults`);
+    return its card defaults."""
     path = profile_file(name, user_dir)
     stat = path.stat()
-    stamp = [__version__, stat.st_mtime_ns, stat.st_size]
+    given = [[key, value] for key, value in sorted((defaults or {}).items())]
+    stamp = [__version__, stat.st_mtime_ns, stat.st_size, given]
     cache = _read(cache_file)
     entry = cache.get(str(path))
     if isinstance(entry, dict) and entry.get("stamp") == stamp:
@@ -41,7 +49,7 @@ def card_defaults(name: str, user_dir: Path | None, cache_file: Path) -> CardDef
     else:
         from profiles.loader import read_profile
 
-        fields = read_profile(path).model_dump(mode="json")
+        fields = read_profile(path, defaults).model_dump(mode="json")
         cache[str(path)] = {"stamp": stamp, "fields": fields}
         _write(cache_file, cache)
     return CardDefaults(

@@ -7,6 +7,7 @@ profile is usually written by hand and the person needs to know exactly what to 
 from __future__ import annotations
 
 import difflib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -38,18 +39,27 @@ class _Loader(_SafeLoader):  # type: ignore[misc]
         return super().construct_mapping(node, deep)
 
 
-def load_profile(name: str, user_dir: Path | None) -> Profile:
+Defaults = Mapping[str, str]
+#: What the settings file's `defaults` may give an agent profile that does not say.
+DEFAULTABLE = ("model", "api_base", "api_key_env")
+
+
+def load_profile(name: str, user_dir: Path | None, defaults: Defaults | None = None) -> Profile:
     """The validated profile called `name`, or an error listing the ones that exist."""
-    return read_profile(profile_file(name, user_dir))
+    return read_profile(profile_file(name, user_dir), defaults)
 
 
-def list_profiles(user_dir: Path | None) -> list[tuple[Profile, Path]]:
+def list_profiles(
+    user_dir: Path | None, defaults: Defaults | None = None
+) -> list[tuple[Profile, Path]]:
     """Every profile, validated, with the file it comes from, sorted by name."""
-    return [(read_profile(path), path) for _, path in sorted(profile_files(user_dir).items())]
+    files = sorted(profile_files(user_dir).items())
+    return [(read_profile(path, defaults), path) for _, path in files]
 
 
-def read_profile(path: Path) -> Profile:
-    """Parse and validate one profile file; the file name is the profile's name."""
+def read_profile(path: Path, defaults: Defaults | None = None) -> Profile:
+    """Parse and validate one profile file; the file name is the profile's name. An agent
+    profile that leaves out `model`, `api_base` or `api_key_env` takes `defaults`'."""
     try:
         raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)
     except OSError as exc:
@@ -71,6 +81,10 @@ def read_profile(path: Path) -> Profile:
             f"found {type(raw).__name__}"
         )
     raw["name"] = path.stem  # the file name wins over a `name:` inside it
+    if raw.get("runner", "agent") == "agent":
+        for key, value in (defaults or {}).items():
+            if key in DEFAULTABLE:
+                raw.setdefault(key, value)
     try:
         return Profile.model_validate(raw)
     except ValidationError as exc:

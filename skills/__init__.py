@@ -12,6 +12,7 @@ from skills.library import (
     index,
     list_skills,
     load_skill,
+    remove_skill,
 )
 
 __all__ = [
@@ -23,4 +24,5 @@ __all__ = [
     "index",
     "list_skills",
     "load_skill",
+    "remove_skill",
 ]

@@ -179,8 +179,30 @@ def create_skill(user_dir: Path, name: str, description: str, body: str) -> Skil
     return read_skill(folder)
 
 
+def remove_skill(user_dir: Path, name: str) -> Skill | None:
+    """Remove one of the user's skills; returns the built-in it was hiding, if any."""
+    folder = user_dir / name
+    check_name(name, "the skill name")
+    if not (folder / "SKILL.md").is_file():
+        if name in skill_folders(None):
+            raise SkillError(
+                f"skill {name!r} is built in and cannot be removed; add your own of that "
+                "name to replace it"
+            )
+        raise NotFound(f"there is no skill {name!r} of yours; see `hermes skills list`")
+    try:
+        shutil.rmtree(folder)
+    except OSError as exc:
+        raise StorageError(f"cannot remove {folder}: {exc.strerror or exc}") from exc
+    builtin = skill_folders(None).get(name)
+    return read_skill(builtin) if builtin else None
+
+
 def add_skill(user_dir: Path, source: Path) -> Skill:
-    """Copy a skill folder (validated first) into the user's library."""
+    """Copy a skill folder (validated first) into the user's library; a path to its
+    SKILL.md names the folder too."""
+    if source.name == "SKILL.md" and source.is_file():
+        source = source.parent
     if not (source / "SKILL.md").is_file():
         raise SkillError(f"{source} has no SKILL.md; a skill is a folder with a SKILL.md inside")
     skill = read_skill(source)

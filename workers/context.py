@@ -10,6 +10,7 @@ from pathlib import Path
 
 from board import Card, Store
 from board.db import sqlite_path
+from hermes.config import load_config
 from hermes.errors import InvalidInput
 from hermes.paths import hermes_home, profiles_dir
 from profiles import Profile
@@ -30,8 +31,11 @@ def _board_folder(db_url: str | None) -> tuple[Path, ...]:
 
 
 def card_secrets(environ: Mapping[str, str]) -> tuple[frozenset[str], Masker]:
-    """The secret variables of `environ` (see `workers.secrets`) and their masker."""
-    secrets = secret_names(environ, named_secrets(profiles_dir()))
+    """The secret variables of `environ` (see `workers.secrets`): those the profiles and
+    the settings name, and those that look like secrets; and their masker."""
+    config = load_config()
+    named = named_secrets(profiles_dir(), config.profile_defaults) | config.secret_names()
+    secrets = secret_names(environ, named)
     return secrets, Masker.of(environ, secrets)
 
 

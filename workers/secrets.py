@@ -157,7 +157,7 @@ class MaskedStream:
             self._sink.flush()
 
 
-def named_secrets(user_dir: Path | None) -> set[str]:
+def named_secrets(user_dir: Path | None, defaults: Mapping[str, str] | None = None) -> set[str]:
     """The variables every profile names as secrets (`api_key_env`, `secret_env`),
     read best-effort: a broken profile file must not let the others' keys through."""
     from hermes.errors import ProfileError
@@ -166,7 +166,7 @@ def named_secrets(user_dir: Path | None) -> set[str]:
     names: set[str] = set()
     for path in profile_files(user_dir).values():
         try:
-            profile = read_profile(path)
+            profile = read_profile(path, defaults)
         except ProfileError:
             continue
         if profile.api_key_env:

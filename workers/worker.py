@@ -24,9 +24,10 @@ from pathlib import Path
 
 from board import Backoff, Card, Store, open_store
 from board.clock import utcnow
+from hermes.config import load_config
 from hermes.errors import HermesError
-from hermes.paths import logs_dir, profiles_dir
-from profiles import Profile, load_profile
+from hermes.paths import logs_dir
+from profiles import Profile
 from workers import workspace as workspaces
 from workers.attempt import Attempt
 from workers.context import card_secrets, make_context
@@ -83,7 +84,9 @@ def _attempt(job: WorkerJob, store: Store, log: _Log, secrets: frozenset[str]) -
     log.line(f"run {job.run_id} of card {card.id} ({card.profile}) started, pid {os.getpid()}")
     review = False
     try:
-        profile = load_profile(card.profile, profiles_dir())
+        profile = load_config().load_profile(card.profile)
+        if card.model:  # the card names its own model
+            profile = profile.model_copy(update={"model": card.model})
         review, attempt.human_timeout = profile.review, profile.human_timeout
         work = _Work(job, store, log, card, profile, attempt, secrets)
         outcome, busy = work.supervise()

@@ -15,12 +15,15 @@ from worktrees.repo import RepoRef, resolve_repo
 
 if TYPE_CHECKING:
     from worktrees.git_ops import (
+        SAFE_ENV,
         Committed,
-        Merged,
         MergeConflict,
+        Merged,
         MissingRepository,
         WorkspaceError,
         branch_for,
+        card_diff,
+        checked_worktree,
         commit_all,
         commit_card,
         common_git_dir,
@@ -37,12 +40,15 @@ __getattr__ = lazy_attributes(
     __name__,
     dict.fromkeys(
         [
+            "SAFE_ENV",
             "Committed",
             "Merged",
             "MergeConflict",
             "MissingRepository",
             "WorkspaceError",
             "branch_for",
+            "card_diff",
+            "checked_worktree",
             "commit_all",
             "commit_card",
             "common_git_dir",
@@ -59,13 +65,16 @@ __getattr__ = lazy_attributes(
 )
 
 __all__ = [
+    "SAFE_ENV",
     "Committed",
-    "Merged",
     "MergeConflict",
+    "Merged",
     "MissingRepository",
     "RepoRef",
     "WorkspaceError",
     "branch_for",
+    "card_diff",
+    "checked_worktree",
     "commit_all",
     "commit_card",
     "common_git_dir",

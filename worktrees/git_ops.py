@@ -328,6 +328,22 @@ def contains(repo_root: Path, base: str, branch: str) -> bool:
     return bool(status == 0)
 
 
+def card_diff(repo_root: Path, base: str, branch: str, *, stat: bool = False) -> str:
+    """What the card's branch changed since it left its base (`git diff base...branch`)."""
+    git = _open(repo_root).git
+    try:
+        args = ["--stat"] if stat else []
+        return str(git.diff(*args, f"{base}...{branch}", "--"))
+    except GitCommandError as exc:
+        raise WorkspaceError(f"cannot diff {branch} against {base}: {_stderr(exc)}") from exc
+
+
+def checked_worktree(repo_root: Path, card_id: int, path: Path) -> None:
+    """Make sure the card's worktree points at its own git records again (card work may
+    have rewritten its `.git`) before a person works in it."""
+    _card_git(repo_root, card_id, path)
+
+
 def delete_branch(repo_root: Path, branch: str) -> None:
     """Delete a card's branch (the caller checked it is merged)."""
     try:

@@ -7,7 +7,11 @@ from typing import Annotated
 import typer
 
 from hermes import __version__
-from hermes.cli import human_cmd, work_cmd  # noqa: F401  (add board log|merge|gc|approve|...)
+from hermes.cli import (  # noqa: F401  (they add board log|merge|gc|approve|edit|...)
+    card_cmd,
+    human_cmd,
+    work_cmd,
+)
 from hermes.cli.approvals_cmd import approvals_app
 from hermes.cli.board_cmd import board_app
 from hermes.cli.common import print_json

@@ -11,7 +11,7 @@ import typer
 from hermes.cli.common import print_json
 from hermes.cli.options import JsonFlag
 from hermes.errors import InvalidInput
-from hermes.paths import profiles_dir, worktrees_dir
+from hermes.paths import worktrees_dir
 
 approvals_app = typer.Typer(
     help="See how the approval gate judges a shell command.", no_args_is_help=True
@@ -37,14 +37,14 @@ def check(
     as_json: JsonFlag = False,
 ) -> None:
     """Print the risk level, the reason and what happens: run, ask or refuse."""
-    from profiles import load_profile
+    from hermes.config import load_config
     from workers.agent.approvals import judge
 
     if not command.strip():
         raise InvalidInput("the command is empty; give the shell command to check")
     if "\0" in command:
         raise InvalidInput("the command contains a NUL character, which no shell accepts")
-    found = load_profile(profile, profiles_dir())
+    found = load_config().load_profile(profile)
     place = (workspace or worktrees_dir() / "example" / "card-1").expanduser().absolute()
     env = {**os.environ, "PWD": str(place), "HERMES_WORKSPACE": str(place)}
     verdict = judge(command, found, place, env)

@@ -65,8 +65,20 @@ def show(
     out.print(Markdown(printable(skill.body)))
 
 
+@skills_app.command("rm")
+def rm(name: Annotated[str, typer.Argument(help="The skill's name.")]) -> None:
+    """Remove one of your skills (a built-in it replaced comes back)."""
+    from skills import remove_skill
+
+    builtin = remove_skill(skills_dir(), name)
+    back = f"; the built-in {name} is used again" if builtin else ""
+    print(f"removed skill {name}{back}")
+
+
 @skills_app.command("add")
-def add(path: Annotated[Path, typer.Argument(help="A folder with a SKILL.md.")]) -> None:
+def add(
+    path: Annotated[Path, typer.Argument(help="A folder with a SKILL.md, or the SKILL.md.")],
+) -> None:
     """Copy a skill folder into your library ($HERMES_HOME/skills), checking it first."""
     from skills import add_skill
 

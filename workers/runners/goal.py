@@ -22,7 +22,6 @@ from dataclasses import dataclass
 
 from board import Card
 from board.clock import utcnow
-from hermes.paths import profiles_dir
 from workers.agent.loop import AgentLoop, usage
 from workers.agent.messages import Message, Spend, ToolSpec
 from workers.agent.model import ModelClient, ModelError
@@ -183,7 +182,7 @@ def planner_message(
 
 def profiles_note() -> str:
     """The profiles a planner may assign cards to, with what each is for."""
-    from profiles import list_profiles
+    from hermes.config import load_config
 
-    rows = [f"- {p.name} ({p.runner}): {p.description}" for p, _ in list_profiles(profiles_dir())]
+    rows = [f"- {p.name} ({p.runner}): {p.description}" for p, _ in load_config().list_profiles()]
     return "Profiles you can give a card (board_add profile):\n" + "\n".join(rows)
