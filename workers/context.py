@@ -14,6 +14,7 @@ from hermes.config import load_config
 from hermes.errors import InvalidInput
 from hermes.paths import hermes_home, profiles_dir
 from profiles import Profile
+from workers.agent.resume import Resume
 from workers.attempt import Attempt
 from workers.backends import backend_for
 from workers.runners.base import RunContext
@@ -54,6 +55,7 @@ def make_context(
     on_process: Callable[[int], None] = lambda _group: None,
     report: Callable[[str], None] = lambda _line: None,
     db_url: str | None = None,
+    resume: Resume | None = None,
 ) -> RunContext:
     """The context of one attempt; `report` gets the run log's line about the backend."""
     readonly = (repo_git,) if repo_git is not None else ()
@@ -78,4 +80,5 @@ def make_context(
         env=env,
         masker=masker,
         on_process=on_process,
+        resume=resume,
     )

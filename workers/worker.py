@@ -29,6 +29,7 @@ from hermes.errors import HermesError
 from hermes.paths import logs_dir
 from profiles import Profile
 from workers import workspace as workspaces
+from workers.agent.resume import Resume, load, resumable_run
 from workers.attempt import Attempt
 from workers.context import card_secrets, make_context
 from workers.heartbeat import Heartbeat
@@ -161,9 +162,10 @@ class _Work:
         path, branch = workspaces.location(card)
         store.set_workspace(self.job.run_id, utcnow(), branch=branch, worktree=str(path))
         log.line(f"workspace {path}" + (f" on {branch}" if branch else ""))
-        space = workspaces.prepare(card, store)
+        resume = self.resume(path) if budget is None and self.profile.runner == "agent" else None
+        space = workspaces.prepare(card, store, keep=resume is not None)
         try:
-            outcome = runner.run(self.context(space))
+            outcome = runner.run(self.context(space, resume))
             if outcome.ok and not self.attempt.stop.is_set():
                 committed = workspaces.commit(space, card)
                 if committed is not None and committed.sha:
@@ -175,7 +177,19 @@ class _Work:
         finally:
             os.close(space.lock_fd)
 
-    def context(self, space: workspaces.Workspace) -> RunContext:
+    def resume(self, workspace: Path) -> Resume | None:
+        """The conversation to go on with, when the card's previous run was taken back
+        while it waited for a human and left its workspace and transcript behind."""
+        previous = resumable_run(self.store, self.card.id, self.job.run_id)
+        if previous is None or not workspace.is_dir():
+            return None
+        transcript = run_log(logs_dir(), self.card.id, previous).with_suffix(".jsonl")
+        found = load(transcript, previous)
+        if found is not None:
+            self.log.line(f"going on with run {previous}'s conversation (it waited for a human)")
+        return found
+
+    def context(self, space: workspaces.Workspace, resume: Resume | None = None) -> RunContext:
         """The runner's context, as every runner gets it."""
         run_id, store = self.job.run_id, self.store
         return make_context(
@@ -192,6 +206,7 @@ class _Work:
             on_process=lambda group: _record_group(store, run_id, group),
             report=self.log.line,
             db_url=self.job.db_url,
+            resume=resume,
         )
 
 

@@ -46,8 +46,9 @@ def location(card: Card) -> tuple[Path, str | None]:
     return worktree_path(worktrees_dir(), Path(card.repo), card.id), branch_for(card.id)
 
 
-def prepare(card: Card, store: Store) -> Workspace:
-    """Lock and prepare the card's workspace (merging its dependencies' branches in)."""
+def prepare(card: Card, store: Store, *, keep: bool = False) -> Workspace:
+    """Lock and prepare the card's workspace (merging its dependencies' branches in);
+    `keep` leaves an earlier attempt's changes in place (a resumed conversation)."""
     path, branch = location(card)
     if card.repo is None:
         path.mkdir(parents=True, exist_ok=True)
@@ -62,7 +63,7 @@ def prepare(card: Card, store: Store) -> Workspace:
     upstream = [store.card(dep) for dep in card.depends_on]
     branches = [dep.branch for dep in upstream if dep.branch and dep.repo == card.repo]
     try:
-        prepare_worktree(repo, card.base or "HEAD", card.id, path, branches)
+        prepare_worktree(repo, card.base or "HEAD", card.id, path, branches, keep=keep)
     except BaseException:
         os.close(lock_fd)
         raise

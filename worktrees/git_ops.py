@@ -157,17 +157,24 @@ def _read(path: Path) -> str:
 
 
 def prepare_worktree(
-    repo_root: Path, base: str, card_id: int, path: Path, dependency_branches: list[str]
+    repo_root: Path,
+    base: str,
+    card_id: int,
+    path: Path,
+    dependency_branches: list[str],
+    *,
+    keep: bool = False,
 ) -> None:
     """Make `path` the card's worktree on its branch, clean, with its dependencies merged.
 
     A worktree left by an earlier attempt is reset (its uncommitted changes were that
-    attempt's, and it failed); a half-made directory is replaced.
+    attempt's, and it failed) unless `keep` says the new attempt goes on with them; a
+    half-made directory is replaced.
     """
     repo = _open(repo_root)
     branch = branch_for(card_id)
     try:
-        worktree = _reuse(repo_root, card_id, path)
+        worktree = _reuse(repo_root, card_id, path, keep)
         if worktree is None:
             if path.exists():
                 shutil.rmtree(path)
@@ -191,9 +198,9 @@ def prepare_worktree(
             ) from exc
 
 
-def _reuse(repo_root: Path, card_id: int, path: Path) -> Git | None:
-    """An earlier attempt's worktree, reset to its branch; None when there is none (or
-    its git records are not trustworthy any more: it is then made anew)."""
+def _reuse(repo_root: Path, card_id: int, path: Path, keep: bool) -> Git | None:
+    """An earlier attempt's worktree, reset to its branch (unless `keep`); None when there
+    is none (or its git records are not trustworthy any more: it is then made anew)."""
     if not path.exists():
         return None
     try:
@@ -201,8 +208,9 @@ def _reuse(repo_root: Path, card_id: int, path: Path) -> Git | None:
     except WorkspaceError:
         _open(repo_root).git.worktree("remove", "--force", str(path), with_exceptions=False)
         return None
-    worktree.reset("--hard")
-    worktree.clean("-ffdx")
+    if not keep:
+        worktree.reset("--hard")
+        worktree.clean("-ffdx")
     return worktree
 
 

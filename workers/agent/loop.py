@@ -11,11 +11,12 @@ extra turn to save what it learned as a skill.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 
 from board import Usage
 from profiles import Profile
 from workers.agent.human import LeaseLost
-from workers.agent.messages import Message, Spend
+from workers.agent.messages import Message, Spend, ToolCall
 from workers.agent.model import ModelClient, ModelError
 from workers.agent.toolbox import Toolbox
 from workers.agent.transcript import Transcript
@@ -59,13 +60,18 @@ class AgentLoop:
         self.transcript, self.attempt = transcript, attempt
         self.spend = Spend()
 
-    def run(self, opening: list[Message]) -> Outcome:
-        """Work until the model answers, a budget runs out, or the lease is lost."""
+    def run(self, opening: list[Message], pending: Sequence[ToolCall] = ()) -> Outcome:
+        """Work until the model answers, a budget runs out, or the lease is lost.
+
+        `pending` are tool calls of the conversation's last turn still to run (a resumed
+        conversation: see `workers.agent.resume`); they run before the next model call."""
         messages = list(opening)
         self.transcript.prompt(messages)
         started = time.monotonic()
         tools = self.toolbox.specs()
         try:
+            if pending:
+                self._run_tools(messages, Message("assistant", None, tuple(pending)))
             while True:
                 budget = over_budget(self.profile, self.spend, started)
                 if budget is not None:

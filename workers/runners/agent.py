@@ -20,12 +20,19 @@ class AgentRunner:
             client = ModelClient(ctx.profile)
         except ModelError as exc:
             return Outcome(False, "", str(exc), final=not exc.retryable)
+        transcript = Transcript(ctx.log_path, ctx.masker)
+        loop = AgentLoop(ctx.profile, client, Toolbox(ctx), transcript, ctx.attempt)
+        if ctx.resume is not None:
+            resume = ctx.resume
+            transcript.note(
+                f"resumed from run {resume.from_run}: {len(resume.messages)} messages, "
+                f"{len(resume.pending)} tool call(s) to finish"
+            )
+            return loop.run(resume.messages, resume.pending)
         detail = ctx.store.detail(ctx.card.id)
         card = detail.card
         opening = [
             Message("system", system_prompt(ctx.profile, card, skill_index(ctx.profile))),
             Message("user", card_prompt(detail, ctx.store)),
         ]
-        transcript = Transcript(ctx.log_path, ctx.masker)
-        loop = AgentLoop(ctx.profile, client, Toolbox(ctx), transcript, ctx.attempt)
         return loop.run(opening)

@@ -7,13 +7,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, Protocol
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 
 from board import Card, Store, Usage
 from profiles import Profile
 from workers.attempt import Attempt
 from workers.backends.base import Backend
 from workers.secrets import MaskedStream, Masker
+
+if TYPE_CHECKING:
+    from workers.agent.resume import Resume
 
 POLL = 0.05
 
@@ -33,6 +36,7 @@ class RunContext:
     env: dict[str, str]  # the environment of card work: no secrets, plus the card's ids
     masker: Masker  # secrets -> *** in everything written
     on_process: Callable[[int], None]  # records a started process group on the run
+    resume: Resume | None = None  # an agent conversation to go on with
 
     @property
     def stop(self) -> threading.Event:
