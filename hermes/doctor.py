@@ -144,7 +144,8 @@ def _profile(profile: Any) -> Check:
         return Check(name, "ok", f"command, backend {backend}")
     env = profile.api_key_env
     if env is not None and not os.environ.get(env):
-        return Check(name, "warn", f"model {profile.model}: set {env} (not set)")
+        fix = f"set {env} (not set), or choose another model with `hermes init`"
+        return Check(name, "warn", f"model {profile.model}: {fix}")
     key = f"{env} set" if env else "no key needed"
     return Check(name, "ok", f"model {profile.model}, {key}, backend {backend}")
 

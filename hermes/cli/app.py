@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Annotated
 
 import typer
@@ -52,6 +53,54 @@ def demo() -> None:
     from hermes.demo import run_demo
 
     raise typer.Exit(run_demo(console()))
+
+
+@app.command("init")
+def init(
+    model: Annotated[
+        str | None, typer.Option(metavar="MODEL", help="The model agents use (litellm name).")
+    ] = None,
+    api_base: Annotated[
+        str | None, typer.Option(metavar="URL", help="A server of your own (OpenAI-compatible...).")
+    ] = None,
+    api_key_env: Annotated[
+        str | None,
+        typer.Option(metavar="NAME", help="The variable that holds the key (never the key)."),
+    ] = None,
+    no_check: Annotated[
+        bool, typer.Option("--no-check", help="Do not try the key with a tiny request.")
+    ] = False,
+) -> None:
+    """Choose the model agents use and check its key with one tiny request; saved in
+    $HERMES_HOME/config.yaml as the default of every agent profile."""
+    import sys
+
+    from hermes.config import load_config
+    from hermes.errors import InvalidInput
+    from hermes.first_run import Choice, ask, check, key_variable, save
+
+    if model is None and sys.stdin.isatty():
+        choice = ask(lambda text, default: typer.prompt(text, default=default, show_default=True))
+    else:
+        chosen = model or "openai/gpt-4o-mini"
+        choice = Choice(chosen, api_key_env or key_variable(chosen), api_base)
+    key = f"key in {choice.api_key_env}" if choice.api_key_env else "no key"
+    print(
+        f"model {choice.model}, {key}" + (f", server {choice.api_base}" if choice.api_base else "")
+    )
+    if not no_check:
+        if choice.api_key_env and not os.environ.get(choice.api_key_env):
+            raise InvalidInput(
+                f"{choice.api_key_env} is not set: export {choice.api_key_env}=... first "
+                "(or give --no-check to save the choice without trying it)"
+            )
+        print("checking it with one tiny request ...", flush=True)
+        said = check(choice)
+        print(f"ok: the model answered {said!r}")
+    path = load_config().path
+    save(path, choice)
+    print(f"saved in {path}: agent profiles without a model of their own use it")
+    print('next: hermes board add "What needs doing"  and  hermes dispatcher start')
 
 
 @app.command("doctor")

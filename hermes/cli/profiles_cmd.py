@@ -9,6 +9,7 @@ import typer
 
 from hermes.cli.common import print_json
 from hermes.cli.options import JsonFlag
+from hermes.config import load_config
 from hermes.paths import profiles_dir
 from profiles import is_builtin
 
@@ -28,14 +29,14 @@ def list_profiles_cmd(as_json: JsonFlag = False) -> None:
     """List every profile: the built-ins and those in $HERMES_HOME/profiles."""
     from profiles import list_profiles
 
-    rows = list_profiles(profiles_dir())
+    rows = list_profiles(profiles_dir(), load_config().profile_defaults)
     if as_json:
         print_json([_profile_json(p, path) for p, path in rows])
         return
-    from hermes.cli.console import console
-    from hermes.cli.render import profiles_table
+    from hermes.cli.text import show
+    from hermes.cli.views import profiles_table
 
-    console().print(profiles_table(rows))
+    show(profiles_table(rows))
 
 
 @profiles_app.command("show")
@@ -47,11 +48,11 @@ def show_profile(
     from profiles import profile_file, read_profile
 
     path = profile_file(name, profiles_dir())
-    profile = read_profile(path)
+    profile = read_profile(path, load_config().profile_defaults)
     if as_json:
         print_json(_profile_json(profile, path))
         return
-    from hermes.cli.console import console
-    from hermes.cli.render import profile_view
+    from hermes.cli.text import show
+    from hermes.cli.views import profile_view
 
-    console().print(profile_view(profile, path))
+    show(profile_view(profile, path))

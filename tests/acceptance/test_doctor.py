@@ -26,7 +26,8 @@ def test_doctor_names_keys_without_showing_them(cli: Cli, hermes_home: Path) -> 
     assert sandbox["status"] == ("ok" if probe() is None else "warn")
     missing = cli("doctor", "--json")
     assert checks(missing.json())["profile default"]["detail"] == (
-        "model openai/gpt-4o-mini: set OPENAI_API_KEY (not set)"
+        "model openai/gpt-4o-mini: set OPENAI_API_KEY (not set), or choose another model "
+        "with `hermes init`"
     )
 
 
