@@ -181,12 +181,18 @@ class Event:
     actor: str
     data: dict[str, Any]
     run_id: int | None = None
+    id: int | None = None  # its place in the board's event log (the feed's cursor)
+    card_id: int | None = None
 
     @classmethod
     def from_row(cls, row: tuple[Any, ...]) -> Event:
-        """From an `at, kind, actor, data, run_id` row (data is JSON text)."""
-        at, kind, actor, data, run_id = row
-        return cls(at, kind, actor, json.loads(data), run_id)
+        """From an `at, kind, actor, data, run_id[, id, card_id]` row (data is JSON)."""
+        at, kind, actor, data, run_id, *place = row
+        return cls(at, kind, actor, json.loads(data), run_id, *place)
+
+    def to_feed_json(self) -> dict[str, Any]:
+        """The event as the feed gives it: its id and card, then the contract's keys."""
+        return {"id": self.id, "card_id": self.card_id, **self.to_json()}
 
     def to_json(self) -> dict[str, Any]:
         """The contract's event object."""

@@ -101,6 +101,12 @@ INSERT INTO events (card_id, run_id, at, kind, actor, data)
 VALUES (:card_id, :run_id, :at, :kind, :actor, :data)
 """
 EVENTS_OF = "SELECT at, kind, actor, data, run_id FROM events WHERE card_id = :id ORDER BY id"
+EVENTS_AFTER = """
+SELECT at, kind, actor, data, run_id, id, card_id FROM events
+WHERE id > :cursor ORDER BY id LIMIT :limit
+"""
+LAST_EVENT_ID = "SELECT COALESCE(max(id), 0) FROM events"
+
 #: What each card paused on a human asked for: its current run's last `needs_input` event.
 PENDING_REQUESTS = """
 SELECT c.id, e.data FROM cards c JOIN events e ON e.id = (

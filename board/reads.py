@@ -97,6 +97,16 @@ class Reads(StoreBase):
             "runs": _run_totals(run_rows),
         }
 
+    def events_after(self, cursor: int, limit: int = 500) -> list[Event]:
+        """The board's events after `cursor` (an event id), oldest first: the feed
+        every live view and notifier follows."""
+        rows = self._db.cx.execute(q.EVENTS_AFTER, {"cursor": cursor, "limit": limit})
+        return [Event.from_row(row) for row in rows]
+
+    def last_event_id(self) -> int:
+        """The id of the newest event (0 on an empty board): where a new follower starts."""
+        return int(self._db.cx.execute(q.LAST_EVENT_ID).fetchone()[0])
+
     def pending_requests(self) -> dict[int, dict[str, Any]]:
         """Card id -> what it waits for (an approval or a question), for every card paused
         on a human: what lists and live views show beside the card."""
