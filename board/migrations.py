@@ -231,12 +231,92 @@ def _card_model_archive(dialect: str) -> list[str]:
     ]
 
 
+def _dispatcher_control(dialect: str) -> list[str]:
+    """0006: a dispatcher's lease (how stale its heartbeat may be before it counts as
+    gone) and a stop asked of it through the board (`hermes dispatcher stop`)."""
+    del dialect  # the same statements on every engine
+    return [
+        "ALTER TABLE dispatchers ADD COLUMN lease FLOAT",
+        "ALTER TABLE dispatchers ADD COLUMN stop_requested_at VARCHAR",
+    ]
+
+
+def _gateway(dialect: str) -> list[str]:
+    """0007: chat subscriptions, the bot's messages about cards, strangers told once, and
+    each chat platform's state."""
+    from sqlalchemy import (
+        Boolean,
+        Column,
+        ForeignKey,
+        Integer,
+        MetaData,
+        String,
+        Table,
+        Text,
+        UniqueConstraint,
+    )
+
+    md = MetaData()
+    Table("cards", md, Column("id", Integer, primary_key=True))  # for the foreign keys
+    Table(
+        "subscriptions",
+        md,
+        Column("id", Integer, primary_key=True),
+        Column("platform", String, nullable=False),
+        Column("chat", String, nullable=False),
+        Column("card_id", Integer, ForeignKey("cards.id"), nullable=False, index=True),
+        Column("mode", String, nullable=False),
+        Column("cursor", Integer, nullable=False),
+        Column("status_message", String),
+        Column("failures", Integer, nullable=False),
+        Column("last_error", Text),
+        Column("retry_at", String),
+        Column("closed_at", String),
+        Column("created_at", String, nullable=False),
+        UniqueConstraint("platform", "chat", "card_id", name="uq_subscriptions_chat_card"),
+        sqlite_autoincrement=True,
+    )
+    Table(
+        "chat_messages",
+        md,
+        Column("platform", String, primary_key=True),
+        Column("chat", String, primary_key=True),
+        Column("message", String, primary_key=True),
+        Column("card_id", Integer, ForeignKey("cards.id"), nullable=False),
+        Column("run_id", Integer),
+        Column("purpose", String, nullable=False),
+        Column("created_at", String, nullable=False),
+    )
+    Table(
+        "gateway_strangers",
+        md,
+        Column("platform", String, primary_key=True),
+        Column("user", String, primary_key=True),
+        Column("told_at", String, nullable=False),
+    )
+    Table(
+        "gateway_state",
+        md,
+        Column("platform", String, primary_key=True),
+        Column("host", String, nullable=False),
+        Column("pid", Integer, nullable=False),
+        Column("connected", Boolean, nullable=False),
+        Column("heartbeat_at", String, nullable=False),
+        Column("last_message_at", String),
+        Column("last_error", Text),
+    )
+    names = ("subscriptions", "chat_messages", "gateway_strangers", "gateway_state")
+    return ddl_for([md.tables[name] for name in names], dialect)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration("0001_initial", lambda dialect: ddl(_initial(), dialect)),
     Migration("0002_dispatch", _dispatch),
     Migration("0003_goals_cron", _goals_and_cron),
     Migration("0004_scheduled_index", _scheduled_index),
     Migration("0005_card_model_archive", _card_model_archive),
+    Migration("0006_dispatcher_control", _dispatcher_control),
+    Migration("0007_gateway", _gateway),
 )
 MIGRATION_NAMES: tuple[str, ...] = tuple(m.name for m in MIGRATIONS)
 

@@ -223,8 +223,52 @@ ORDER BY id
 WORKTREES = "SELECT id, repo, worktree, status FROM cards WHERE worktree IS NOT NULL"
 
 REGISTER_DISPATCHER = """
-INSERT INTO dispatchers (id, host, pid, concurrency, started_at, heartbeat_at)
-VALUES (:id, :host, :pid, :concurrency, :now, :now)
+INSERT INTO dispatchers (id, host, pid, concurrency, started_at, heartbeat_at, lease)
+VALUES (:id, :host, :pid, :concurrency, :now, :now, :lease)
+"""
+# `dispatcher status`: the running ones (alive or not: the caller judges) and those
+# stopped within the window.
+REGISTRY = """
+SELECT id, host, pid, concurrency, started_at, heartbeat_at, stopped_at, lease,
+       stop_requested_at
+FROM dispatchers
+WHERE stopped_at IS NULL OR stopped_at > :since
+ORDER BY started_at
+"""
+REQUEST_STOP = """
+UPDATE dispatchers SET stop_requested_at = :now
+WHERE id = :id AND stopped_at IS NULL AND stop_requested_at IS NULL
+"""
+STOP_REQUESTED = "SELECT stop_requested_at IS NOT NULL FROM dispatchers WHERE id = :id"
+# How a run ended, for the dispatcher's one line: the run, its card, and for a planner
+# turn the turn's `planned` event and how many of the goal's cards are unfinished.
+RUN_END = f"""
+SELECT {", ".join("r." + c.strip() for c in RUN_COLUMNS.split(","))},
+       c.status, c.not_before,
+       (SELECT e.data FROM events e
+        WHERE e.card_id = c.id AND e.run_id = r.id AND e.kind = 'planned'
+        ORDER BY e.id DESC LIMIT 1),
+       (SELECT count(*) FROM cards k
+        WHERE k.parent_id = c.id AND k.status NOT IN ('done', 'failed', 'cancelled'))
+FROM runs r JOIN cards c ON c.id = r.card_id
+WHERE r.id = :run_id
+"""
+# How a human last answered a run's request (through the card's index of events).
+LAST_ANSWER = """
+SELECT kind, data FROM events
+WHERE card_id = :card_id AND run_id = :run_id AND kind IN ('approved', 'rejected', 'answered')
+ORDER BY id DESC LIMIT 1
+"""
+# What an `--until-idle` dispatcher waits for when nothing can run now: the next card
+# scheduled for later (a start time, or a retry's backoff), through ix_cards_scheduled.
+NEXT_SCHEDULED = """
+SELECT id, title, not_before, attempts FROM cards
+WHERE status = 'ready' AND not_before IS NOT NULL AND not_before > :now
+ORDER BY not_before, id LIMIT 1
+"""
+SCHEDULED_COUNT = """
+SELECT count(*) FROM cards
+WHERE status = 'ready' AND not_before IS NOT NULL AND not_before > :now
 """
 DISPATCHER_BEAT = "UPDATE dispatchers SET heartbeat_at = :now WHERE id = :id"
 DISPATCHER_STOPPED = "UPDATE dispatchers SET stopped_at = :now, heartbeat_at = :now WHERE id = :id"
@@ -360,3 +404,81 @@ INSERT INTO cron_events (job_id, at, kind, data) VALUES (:job_id, :at, :kind, :d
 """
 JOB_EVENTS = "SELECT at, kind, data FROM cron_events WHERE job_id = :id ORDER BY id"
 NEXT_CRON = "SELECT min(next_fire_at) FROM cron_jobs WHERE paused = 0"
+
+# -- the chat gateway -----------------------------------------------------------------------
+
+SUBSCRIPTION_COLUMNS = (
+    "id, platform, chat, card_id, mode, cursor, status_message, failures, last_error, "
+    "retry_at, closed_at"
+)
+#: A new subscription starts just before the card's first event: its whole story is told.
+CARD_FIRST_EVENT = "SELECT COALESCE(min(id), 1) - 1 FROM events WHERE card_id = :card_id"
+SUBSCRIBE = """
+INSERT INTO subscriptions (platform, chat, card_id, mode, cursor, failures, created_at)
+VALUES (:platform, :chat, :card_id, :mode, :cursor, 0, :now)
+ON CONFLICT (platform, chat, card_id) DO NOTHING
+"""
+SUBSCRIPTIONS_DUE = f"""
+SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions
+WHERE platform = :platform AND closed_at IS NULL AND (retry_at IS NULL OR retry_at <= :now)
+ORDER BY id
+"""
+SUBSCRIPTIONS_ALL = f"SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions ORDER BY id"
+SUBSCRIPTIONS_OF = f"""
+SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE platform = :platform ORDER BY id
+"""
+SUBSCRIPTION_EVENTS = """
+SELECT at, kind, actor, data, run_id, id, card_id FROM events
+WHERE id > :cursor AND (
+    card_id = :card_id OR card_id IN (SELECT id FROM cards WHERE parent_id = :card_id)
+)
+ORDER BY id LIMIT :limit
+"""
+SUBSCRIPTION_PLATFORM = "SELECT platform FROM subscriptions WHERE id = :id"
+DELIVERED = """
+UPDATE subscriptions SET cursor = max(cursor, :cursor), failures = 0, last_error = NULL,
+    retry_at = NULL, status_message = COALESCE(:status_message, status_message),
+    closed_at = COALESCE(:closed_at, closed_at)
+WHERE id = :id
+"""
+DELIVERY_FAILED = """
+UPDATE subscriptions SET failures = failures + 1, last_error = :error, retry_at = :retry_at
+WHERE id = :id
+"""
+REMEMBER_MESSAGE = """
+INSERT INTO chat_messages (platform, chat, message, card_id, run_id, purpose, created_at)
+VALUES (:platform, :chat, :message, :card_id, :run_id, :purpose, :now)
+ON CONFLICT (platform, chat, message) DO NOTHING
+"""
+SENT_MESSAGE = """
+SELECT card_id, run_id, purpose FROM chat_messages
+WHERE platform = :platform AND chat = :chat AND message = :message
+"""
+REQUEST_MESSAGE = """
+SELECT message FROM chat_messages
+WHERE platform = :platform AND chat = :chat AND card_id = :card_id AND run_id IS :run_id
+  AND purpose IN ('question', 'approval')
+ORDER BY created_at DESC LIMIT 1
+"""
+TELL_STRANGER = """
+INSERT INTO gateway_strangers (platform, user, told_at) VALUES (:platform, :user, :now)
+ON CONFLICT (platform, user) DO NOTHING
+"""
+GATEWAY_BEAT = """
+INSERT INTO gateway_state (platform, host, pid, connected, heartbeat_at, last_message_at,
+                           last_error)
+VALUES (:platform, :host, :pid, :connected, :now, :last_message_at, :error)
+ON CONFLICT (platform) DO UPDATE SET host = excluded.host, pid = excluded.pid,
+    connected = excluded.connected, heartbeat_at = excluded.heartbeat_at,
+    last_message_at = COALESCE(excluded.last_message_at, gateway_state.last_message_at),
+    last_error = excluded.last_error
+"""
+GATEWAY_STATES = """
+SELECT g.platform, g.host, g.pid, g.connected, g.heartbeat_at, g.last_message_at,
+       g.last_error,
+       (SELECT count(*) FROM subscriptions s WHERE s.platform = g.platform
+            AND s.closed_at IS NULL
+            AND EXISTS (SELECT 1 FROM events e WHERE e.card_id = s.card_id AND e.id > s.cursor)),
+       (SELECT count(*) FROM subscriptions s WHERE s.platform = g.platform AND s.failures > 0)
+FROM gateway_state g ORDER BY g.platform
+"""

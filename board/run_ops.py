@@ -19,7 +19,7 @@ from board.clock import iso
 from board.goal_ops import GoalCommands
 from board.reads import request_of
 from board.status import ANSWER_KINDS, Action, Status
-from hermes.errors import IllegalTransition
+from hermes.errors import Fenced, IllegalTransition
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,13 +258,29 @@ class RunCommands(GoalCommands):
         )
 
     def answer(
-        self, card_id: int, now: datetime, kind: str, data: dict[str, Any], actor: str = "cli"
+        self,
+        card_id: int,
+        now: datetime,
+        kind: str,
+        data: dict[str, Any],
+        actor: str = "cli",
+        *,
+        run_id: int | None = None,
     ) -> None:
         """A human answers a paused card: `approved` or `rejected` for an approval request,
-        `answered` for a question. Refuses (naming the right command) anything else."""
+        `answered` for a question. Refuses (naming the right command) anything else.
+
+        `run_id` is the run the request came from (a chat button carries it): an answer
+        to a request of a run that ended is refused, never applied to the next run's."""
         with self._db.read() as cx:
             status = self._status(cx, card_id)
-            run_id = cx.execute(q.CURRENT_RUN, {"id": card_id}).fetchone()[0]
+            current = cx.execute(q.CURRENT_RUN, {"id": card_id}).fetchone()[0]
+        if run_id is not None and current != run_id:
+            raise Fenced(
+                f"card {card_id}'s request came from run {run_id}, which has ended; "
+                "this answer no longer applies"
+            )
+        run_id = current
         request = self.pending_request(run_id) if status is Status.NEEDS_INPUT else None
         if request is None or run_id is None:
             raise IllegalTransition(f"card {card_id} is {status}; it is not waiting for anyone")

@@ -12,7 +12,7 @@ sort as text, compare in SQL without conversion, and are what the JSON output sh
 
 from __future__ import annotations
 
-from sqlalchemy import Index, String, Text, text
+from sqlalchemy import Index, String, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 # Claims must never scan the board: this partial index holds only ready cards, in claim
@@ -134,6 +134,8 @@ class Dispatcher(SQLModel, table=True):
     started_at: str
     heartbeat_at: str
     stopped_at: str | None = None
+    lease: float | None = None  # seconds without a heartbeat before it counts as gone
+    stop_requested_at: str | None = None  # `hermes dispatcher stop` asked it to stop
 
 
 class Goal(SQLModel, table=True):
@@ -187,3 +189,68 @@ class SchemaMigration(SQLModel, table=True):
 
     name: str = Field(primary_key=True)
     applied_at: str
+
+
+class Subscription(SQLModel, table=True):
+    """A chat told about a card (and, for a goal, its cards): what was delivered so far.
+
+    `cursor` is the id of the last event of the card handled for this chat; it moves only
+    after the platform took the message, so a crash re-sends rather than skips.
+    """
+
+    __tablename__ = "subscriptions"
+    __table_args__ = (
+        UniqueConstraint("platform", "chat", "card_id", name="uq_subscriptions_chat_card"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str
+    chat: str
+    card_id: int = Field(foreign_key="cards.id", index=True)
+    mode: str = "all"  # "all": every milestone; "result": only how it ended (cron --deliver)
+    cursor: int = 0
+    status_message: str | None = None  # the message edited at each milestone
+    failures: int = 0
+    last_error: str | None = Field(default=None, sa_type=Text)
+    retry_at: str | None = None
+    closed_at: str | None = None  # the card ended and its last message was delivered
+    created_at: str
+
+
+class ChatMessage(SQLModel, table=True):
+    """A message the bot sent about a card: a reply to it is about that card."""
+
+    __tablename__ = "chat_messages"
+
+    platform: str = Field(primary_key=True)
+    chat: str = Field(primary_key=True)
+    message: str = Field(primary_key=True)
+    card_id: int = Field(foreign_key="cards.id")
+    run_id: int | None = None
+    purpose: str  # "ack", "status", "question", "approval"
+    created_at: str
+
+
+class GatewayPeer(SQLModel, table=True):
+    """Someone the bot answered once because they are not on the allow list."""
+
+    __tablename__ = "gateway_strangers"
+
+    platform: str = Field(primary_key=True)
+    user: str = Field(primary_key=True)
+    told_at: str
+
+
+class GatewayState(SQLModel, table=True):
+    """What a running gateway says of each platform, for `hermes gateway status`."""
+
+    __tablename__ = "gateway_state"
+
+    platform: str = Field(primary_key=True)
+    host: str
+    pid: int
+    connected: bool = False
+    heartbeat_at: str
+    last_message_at: str | None = None
+    last_error: str | None = Field(default=None, sa_type=Text)

@@ -13,12 +13,13 @@ from board.clock import utcnow
 from board.cron_ops import CronCommands
 from board.db import open_database
 from board.dispatch_ops import DispatchReads
+from board.gateway_ops import GatewayCommands
 from board.migrations import migrate
 from board.reads import Reads
 from board.run_ops import RunCommands
 
 
-class Store(CronCommands, RunCommands, DispatchReads, Reads):
+class Store(CronCommands, RunCommands, DispatchReads, GatewayCommands, Reads):
     """The board: cards, dependencies, runs and events behind small transactional calls."""
 
     def close(self) -> None:

@@ -25,6 +25,7 @@ import difflib
 import ipaddress
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -286,3 +287,22 @@ def _known_keys(model: Any, path: list[str]) -> list[str]:
         if model is None or not hasattr(model, "model_fields"):
             return []
     return sorted(model.model_fields)
+
+
+def update_settings(path: Path, change: Callable[[dict[str, Any]], bool]) -> bool:
+    """Apply `change` to the settings file's contents and write it back, validated first;
+    `change` returns False when there was nothing to change (nothing is written)."""
+    import yaml
+
+    try:
+        current = yaml.safe_load(path.read_text(encoding="utf-8")) if path.exists() else {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise InvalidInput(f"settings file {path}: cannot read it ({exc}); fix it first") from exc
+    settings = dict(current or {})
+    if not change(settings):
+        return False
+    validate(path, settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(settings, sort_keys=False), encoding="utf-8")
+    os.chmod(path, 0o600)
+    return True

@@ -7,13 +7,12 @@ agent profile that does not name its own model uses it.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hermes.config import ENV_NAME, validate
+from hermes.config import ENV_NAME, update_settings
 from hermes.errors import InvalidInput
 
 DEFAULT_MODEL = "openai/gpt-4o-mini"
@@ -76,34 +75,20 @@ def check(choice: Choice) -> str:
     return (reply.message.text or "").strip()[:80]
 
 
-def save(path: Path, choice: Choice) -> dict[str, Any]:
+def save(path: Path, choice: Choice) -> None:
     """Write the choice into `path`'s `defaults`, keeping every other setting."""
-    import yaml
-
     if choice.api_key_env is not None and not _is_env_name(choice.api_key_env):
         raise InvalidInput(
             f"{choice.api_key_env!r} is not a variable name: give the name of the variable "
             "that holds the key (e.g. OPENAI_API_KEY), never the key itself"
         )
-    try:
-        current = yaml.safe_load(path.read_text(encoding="utf-8")) if path.exists() else {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise InvalidInput(f"settings file {path}: cannot read it ({exc}); fix it first") from exc
-    settings = dict(current or {})
-    settings["defaults"] = {
-        k: v
-        for k, v in {
-            "model": choice.model,
-            "api_base": choice.api_base,
-            "api_key_env": choice.api_key_env,
-        }.items()
-        if v is not None
-    }
-    validated = validate(path, settings)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(settings, sort_keys=False), encoding="utf-8")
-    os.chmod(path, 0o600)
-    return validated
+    given = {"model": choice.model, "api_base": choice.api_base, "api_key_env": choice.api_key_env}
+
+    def set_defaults(settings: dict[str, Any]) -> bool:
+        settings["defaults"] = {k: v for k, v in given.items() if v is not None}
+        return True
+
+    update_settings(path, set_defaults)
 
 
 def _is_env_name(name: str) -> bool:

@@ -88,6 +88,11 @@ class Platform(Protocol):
 
     name: str  # "telegram", "discord", "slack"
 
+    @property
+    def connected(self) -> bool:
+        """Whether the platform's connection is up now (for `hermes gateway status`)."""
+        ...
+
     async def run(self, handler: Handler) -> None:
         """Connect and hand every message and press to `handler` until cancelled;
         raise (HermesError) when the platform cannot be used (a refused token)."""
