@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from board import Card, Store
-from board.gateway_ops import SentMessage
 from board.clock import utcnow
+from board.gateway_ops import SentMessage
 from gateway.chat import messages as say
 from gateway.chat.platform import Incoming, Outgoing, Platform, Press
 from hermes.board_thread import BoardThread
