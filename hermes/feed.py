@@ -51,4 +51,3 @@ class Feed:
                     await anext(changes)
         finally:
             await changes.aclose()
-

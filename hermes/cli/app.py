@@ -18,6 +18,7 @@ from hermes.cli.board_cmd import board_app
 from hermes.cli.common import print_json
 from hermes.cli.cron_cmd import cron_app
 from hermes.cli.dispatcher_cmd import dispatcher_app, start
+from hermes.cli.gateway_cmd import gateway_app
 from hermes.cli.goal_cmd import goal_app
 from hermes.cli.options import JsonFlag
 from hermes.cli.profiles_cmd import profiles_app
@@ -37,6 +38,7 @@ app.add_typer(skills_app, name="skills")
 app.add_typer(cron_app, name="cron")
 app.add_typer(goal_app, name="goal")
 app.add_typer(approvals_app, name="approvals")
+app.add_typer(gateway_app, name="gateway")
 
 
 app.command(
