@@ -10,6 +10,7 @@ dispatcher (`dispatcher.schedule`); the store only records.
 from __future__ import annotations
 
 import json
+import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -156,6 +157,7 @@ class CronCommands(CardCommands):
                 return None
             card_id, _ = self._create(cx, card, stamp, card.source)
             cx.execute(q.SET_LAST_CARD, {"id": job_id, "card_id": card_id})
+            self._deliver(cx, job_id, card_id, stamp)
             self._job_event(cx, job_id, "fired", stamp, {**data, "card": card_id})
         return card_id
 
@@ -165,8 +167,20 @@ class CronCommands(CardCommands):
         with self._db.write() as cx:
             card_id, _ = self._create(cx, card, stamp, card.source)
             cx.execute(q.SET_LAST_CARD, {"id": job_id, "card_id": card_id})
+            self._deliver(cx, job_id, card_id, stamp)
             self._job_event(cx, job_id, "run", stamp, {"card": card_id})
         return card_id
+
+    def _deliver(self, cx: sqlite3.Connection, job_id: int, card_id: int, stamp: str) -> None:
+        """A job with `--deliver PLATFORM:CHAT` subscribes that chat to each fire's card
+        (its result), in the transaction that creates the card: no fire goes untold."""
+        deliver = cx.execute(q.JOB_DELIVER, {"id": job_id}).fetchone()[0]
+        if not deliver:
+            return
+        platform, chat = deliver.split(":", 1)
+        cursor = cx.execute(q.CARD_FIRST_EVENT, {"card_id": card_id}).fetchone()[0]
+        params = {"platform": platform, "chat": chat, "card_id": card_id, "mode": "result"}
+        cx.execute(q.SUBSCRIBE, {**params, "cursor": cursor, "now": stamp})
 
     def job_events(self, job_id: int) -> list[dict[str, Any]]:
         """A job's history, oldest first."""

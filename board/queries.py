@@ -411,6 +411,7 @@ SUBSCRIPTION_COLUMNS = (
     "id, platform, chat, card_id, mode, cursor, status_message, failures, last_error, "
     "retry_at, closed_at"
 )
+JOB_DELIVER = "SELECT deliver FROM cron_jobs WHERE id = :id"
 #: A new subscription starts just before the card's first event: its whole story is told.
 CARD_FIRST_EVENT = "SELECT COALESCE(min(id), 1) - 1 FROM events WHERE card_id = :card_id"
 SUBSCRIBE = """

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from board import Store
+from board import NewCard, Store
 from board.clock import iso
 from board.cron_ops import NewJob
 from dispatcher.cron import fire_due
@@ -150,3 +150,22 @@ def test_a_job_that_cannot_be_scheduled_is_paused_and_the_others_still_fire(
     assert paused["kind"] == "paused" and "Mars/Olympus" in paused["data"]["reason"]
     later = fire_due(store, T0 + timedelta(seconds=7))  # the paused job stays quiet
     assert later and all(f"cron job {broken} " not in r for r in later)
+
+
+def test_a_job_that_delivers_subscribes_its_chat_to_every_fire(store: Store) -> None:
+    job_id = job(store, overlap="allow", deliver="telegram:4242")
+    fire_due(store, T0 + timedelta(seconds=2.1))
+    by_hand = store.run_job_now(job_id, store_card(store, job_id), T0 + timedelta(seconds=3))
+    subs = store.subscriptions("telegram")
+    assert [(s.chat, s.mode) for s in subs] == [("4242", "result"), ("4242", "result")]
+    assert subs[1].card_id == by_hand
+    assert store.pending_events(subs[0])[0].kind == "created"  # its whole story is told
+    quiet = job(store, overlap="allow")
+    fire_due(store, T0 + timedelta(seconds=4.1))
+    assert len(store.subscriptions()) == 3  # the other fire of the first job; none for `quiet`
+    assert quiet
+
+
+def store_card(store: Store, job_id: int) -> NewCard:
+    found = store.job(job_id)
+    return NewCard(found.title, found.profile, 1, body=found.body, source=f"cron:{job_id}")
