@@ -22,7 +22,7 @@ from board import Card, Store
 from board.clock import utcnow
 from board.gateway_ops import SentMessage
 from gateway.chat import messages as say
-from gateway.chat.platform import Incoming, Outgoing, Platform, Press
+from gateway.chat.platform import DeliveryError, Incoming, Outgoing, Platform, Press
 from hermes.board_thread import BoardThread
 from hermes.errors import HermesError
 
@@ -66,6 +66,8 @@ class Conversation:
                 await self._command(incoming, text)
             elif text:
                 await self._new_card(incoming, text, self.profile)
+        except DeliveryError:
+            raise  # the platform could not take our answer: its adapter tries again
         except HermesError as exc:
             await self._say(incoming, _plain(exc))
 
@@ -189,7 +191,8 @@ class Conversation:
         if sent is None:
             return False
         actor = f"{self.name}:{incoming.user}"
-        answer = await self.board(lambda s: _answer_or_comment(s, sent, text, actor))
+        threaded = bool(getattr(self.platform, "threaded", False))
+        answer = await self.board(lambda s: _answer_or_comment(s, sent, text, actor, threaded))
         await self._say(incoming, answer)
         return True
 
@@ -203,16 +206,22 @@ class Conversation:
         return await self.platform.send(incoming.chat, Outgoing(text, reply_to=incoming.message))
 
 
-def _answer_or_comment(store: Store, sent: SentMessage, text: str, actor: str) -> str:
+def _answer_or_comment(
+    store: Store, sent: SentMessage, text: str, actor: str, threaded: bool
+) -> str:
     """What a reply about a card means: to its question, the answer (for the run that
-    asked); to any other message about it, a comment its agent reads on its next turn."""
+    asked); to any other message about it, a comment its agent reads on its next turn.
+    On a threaded platform every reply lands in the card's thread: while the card waits
+    for an answer, a reply there is that answer."""
     card_id = sent.card_id
     card = store.card(card_id)
     if not text:
         return f"card {card_id}: an empty reply says nothing; write your answer"
     now = utcnow()
-    if sent.purpose == "question":
-        store.answer(card_id, now, "answered", {"answer": text}, actor, run_id=sent.run_id)
+    pending = store.pending_requests().get(card_id) if threaded else None
+    if sent.purpose == "question" or (pending and pending.get("kind") == "question"):
+        run = sent.run_id if sent.purpose == "question" else None
+        store.answer(card_id, now, "answered", {"answer": text}, actor, run_id=run)
         return f"card {card_id}: answered; it goes on"
     if card.status in ("done", "failed", "cancelled"):
         return f"card {card_id} is {card.status}; send a new message for new work"

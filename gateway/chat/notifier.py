@@ -32,6 +32,7 @@ from hermes.board_thread import BoardThread
 BACKOFF_CAP = 300.0
 BACKOFF_FIRST = 1.0
 IDLE_CHECK = 5.0  # seconds: look for due retries at least this often
+PERMANENT_RETRY = 3600.0  # a chat that refuses for good is still tried, hourly
 END_KINDS = ("completed", "cancelled", "failed")
 
 
@@ -125,7 +126,11 @@ class Notifier:
         )
 
     async def _failed(self, sub: Subscription, exc: DeliveryError) -> None:
+        """Try again later: as the platform asks, with backoff, or (a chat that is gone,
+        a bot that was blocked) hourly, counted in `gateway status` meanwhile."""
         wait = exc.retry_after or min(BACKOFF_CAP, BACKOFF_FIRST * 2 ** min(sub.failures, 16))
+        if exc.permanent:
+            wait = PERMANENT_RETRY
         retry_at = self.clock() + timedelta(seconds=wait)
         self.report(
             f"{self.platform.name}: could not send to {sub.chat} ({exc}); trying again in {wait:g}s"

@@ -87,6 +87,8 @@ class Platform(Protocol):
     """One chat platform, connected with its own client library."""
 
     name: str  # "telegram", "discord", "slack"
+    # A platform may set `threaded = True`: its replies go to a card's thread (Slack), so a
+    # reply there while the card waits for an answer is that answer.
 
     @property
     def connected(self) -> bool:

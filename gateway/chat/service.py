@@ -14,6 +14,7 @@ from gateway.chat.conversation import Conversation
 from gateway.chat.notifier import Notifier
 from gateway.chat.platform import Platform
 from hermes.board_thread import BoardThread
+from hermes.errors import HermesError
 
 BEAT = 5.0  # seconds between the gateway's reports on the board
 
@@ -40,6 +41,8 @@ async def serve(
             group.create_task(platform.run(conversation), name=f"{platform.name}:connection")
             group.create_task(notifier.run(), name=f"{platform.name}:notifier")
             group.create_task(_beat(platform, conversation, board), name=f"{platform.name}:beat")
+    except* HermesError as group:  # say what stopped it (a refused token), not "a group"
+        raise group.exceptions[0] from None
     finally:
         await _said(board, platform, conversation, connected=False)
         board.close()

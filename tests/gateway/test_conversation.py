@@ -31,7 +31,7 @@ def message(text: str, message_id: str, user: str = ALICE, **extra: Any) -> Inco
     return Incoming(chat="chat-1", user=user, message=message_id, text=text, direct=True, **extra)
 
 
-async def until(check: Callable[[], Any], timeout: float = 20) -> Any:
+async def until(check: Callable[[], Any], timeout: float = 60) -> Any:
     deadline = time.monotonic() + timeout
     while not (found := check()):
         if time.monotonic() > deadline:
