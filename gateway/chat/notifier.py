@@ -66,14 +66,20 @@ class Notifier:
     async def run(self) -> None:
         """Deliver now, then each time the board changes (or a retry comes due)."""
         changes = board_changes(self.db_url)
+        waiting: asyncio.Future[None] | None = None
         try:
             while True:
                 await self.deliver_due()
-                try:
-                    await asyncio.wait_for(anext(changes), IDLE_CHECK)
-                except TimeoutError:
-                    pass
+                # One pending wait at a time, never cancelled by the timeout: cancelling a
+                # generator's `anext` closes the generator for good.
+                waiting = waiting or asyncio.ensure_future(anext(changes))
+                done, _ = await asyncio.wait({waiting}, timeout=IDLE_CHECK)
+                if waiting in done:
+                    waiting.result()
+                    waiting = None
         finally:
+            if waiting is not None:
+                waiting.cancel()
             await changes.aclose()
 
     async def deliver_due(self) -> None:

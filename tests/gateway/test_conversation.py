@@ -170,3 +170,18 @@ def test_approvals_questions_and_comments_from_the_chat(
         "memchat:111",
     ]
     assert tool_results(server.requests[-1])[-1] == "eu-west"
+
+
+def test_the_notifier_outlives_a_quiet_board(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Waiting for the board's next change with a timeout must not end the wait for good."""
+    monkeypatch.setattr("gateway.chat.notifier.IDLE_CHECK", 0.1)
+    platform = MemoryPlatform()
+
+    async def scenario() -> None:
+        await asyncio.sleep(1.0)  # ten idle checks with nothing happening
+        await platform.inbox.put(message("echo still here", "m1"))
+        with dispatcher(*FAST):
+            await until(lambda: any("done" in t for t in platform.texts("chat-1")))
+
+    run(db_url, platform, scenario)
+    assert platform.texts("chat-1")[-1].startswith("card 1 done: echo still here")
