@@ -24,10 +24,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import agent, board, dispatch, scaling
+from bench import agent, board, cli, dispatch, gateway, scaling
 from bench.common import ROOT, Row, Size, fmt
 
-SECTIONS = ("board", "dispatch", "agent", "scaling")
+SECTIONS = ("board", "cli", "dispatch", "agent", "gateway", "scaling")
 DEFAULT_PLOT = ROOT / "docs" / "performance-scaling.png"
 HEADER = ("section", "measure", "value", "unit", "reference", "ratio", "reference is")
 
@@ -120,6 +120,8 @@ def main(argv: list[str] | None = None) -> int:
         "board": board.run,
         "dispatch": dispatch.run,
         "agent": agent.run,
+        "cli": cli.run,
+        "gateway": gateway.run,
     }
     rows: list[Row] = []
     points: list[scaling.Point] = []

@@ -96,7 +96,9 @@ class StoreBase:
         """The card's status, or NotFound naming the id."""
         row = cx.execute(q.CARD_STATUS, {"id": card_id}).fetchone()
         if row is None:
-            raise NotFound(f"card {card_id} does not exist; see `hermes board list --all`")
+            raise NotFound(
+                f"card {card_id} does not exist", cli_hint="see `hermes board list --all`"
+            )
         return Status(row[0])
 
     def _blockers(self, cx: sqlite3.Connection, card_id: int) -> list[int]:

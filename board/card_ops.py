@@ -38,12 +38,14 @@ EDITABLE = ("title", "body", "profile", "priority", "labels", "model")
 _DEPENDABLE = (Status.BACKLOG, Status.WAITING, Status.READY)
 
 
-def check_line(what: str, text: str) -> None:
-    """Refuse a title, label or key longer than `MAX_LINE_CHARS`."""
+def check_line(what: str, text: str, field: str | None = None) -> None:
+    """Refuse a title, label or key longer than `MAX_LINE_CHARS` (`what` may say
+    `{field}`: see HermesError)."""
     if len(text) > MAX_LINE_CHARS:
         raise InvalidInput(
             f"{what} {_preview(text)} is {len(text):,} characters long; the limit is "
-            f"{MAX_LINE_CHARS:,}: keep it to a line and put the details in the body"
+            f"{MAX_LINE_CHARS:,}: keep it to a line and put the details in the body",
+            field=field,
         )
 
 
@@ -67,8 +69,9 @@ def check_priority(priority: int) -> None:
     """Refuse a priority out of bounds."""
     if not -PRIORITY_LIMIT <= priority <= PRIORITY_LIMIT:
         raise InvalidInput(
-            f"--priority {priority} must be between "
-            f"-{PRIORITY_LIMIT:,} and {PRIORITY_LIMIT:,}; higher runs first"
+            f"{{field}} {priority} must be between "
+            f"-{PRIORITY_LIMIT:,} and {PRIORITY_LIMIT:,}; higher runs first",
+            field="priority",
         )
 
 
@@ -80,22 +83,26 @@ def check_new_card(card: NewCard) -> None:
     check_text("the body", card.body)
     if not 1 <= card.max_attempts <= MAX_ATTEMPTS_LIMIT:
         raise InvalidInput(
-            f"--max-attempts {card.max_attempts} must be between 1 and {MAX_ATTEMPTS_LIMIT:,}"
+            f"{{field}} {card.max_attempts} must be between 1 and {MAX_ATTEMPTS_LIMIT:,}",
+            field="max_attempts",
         )
     check_priority(card.priority)
     if card.timeout is not None and not 0 < card.timeout <= MAX_TIMEOUT:  # also refuses NaN
         raise InvalidInput(
-            f"--timeout {card.timeout:g} must be a number of seconds above 0 "
-            f"and at most {MAX_TIMEOUT:,.0f} (a year)"
+            f"{{field}} {card.timeout:g} must be a number of seconds above 0 "
+            f"and at most {MAX_TIMEOUT:,.0f} (a year)",
+            field="timeout",
         )
     if card.key is not None:
         if not card.key.strip():
-            raise InvalidInput("--key is empty; give a non-empty idempotency key or leave it out")
-        check_line("--key", card.key)
+            raise InvalidInput(
+                "{field} is empty; give a non-empty idempotency key or leave it out", field="key"
+            )
+        check_line("{field}", card.key, field="key")
     for label in card.labels:
         if not label.strip():
-            raise InvalidInput("--label is empty; labels must be non-empty text")
-        check_line("--label", label)
+            raise InvalidInput("{field} is empty; labels must be non-empty text", field="label")
+        check_line("{field}", label, field="label")
 
 
 class CardCommands(GoalCommands):
@@ -199,8 +206,8 @@ class CardCommands(GoalCommands):
             removed = cx.execute(q.DELETE_DEPENDENCY, {"card_id": card_id, "depends_on": on})
             if removed.rowcount == 0:
                 raise InvalidInput(
-                    f"card {card_id} does not depend on card {on}; "
-                    f"see `hermes board show {card_id}`"
+                    f"card {card_id} does not depend on card {on}",
+                    cli_hint=f"see `hermes board show {card_id}`",
                 )
             self._event(cx, card_id, "dependency_removed", actor, stamp, {"on": on})
             self._promote(cx, card_id, stamp, actor)
@@ -301,8 +308,8 @@ class CardCommands(GoalCommands):
             src = self._status(cx, card_id)
             if src in _HELD:
                 raise IllegalTransition(
-                    f"card {card_id} is {src}: a worker holds it; edit it once it stops "
-                    f"(or `hermes board cancel {card_id}` first)"
+                    f"card {card_id} is {src}: a worker holds it; edit it once it stops",
+                    cli_hint=f"or `hermes board cancel {card_id}` first",
                 )
             card = Card.from_row(cx.execute(q.CARD_BY_ID, {"id": card_id}).fetchone())
             now_values = {name: getattr(card, name) for name in EDITABLE}

@@ -65,17 +65,20 @@ def parse_when(text: str, now: datetime) -> datetime:
 
 def age(since: str, now: datetime) -> str:
     """How long ago `since` was, compactly (`42s`, `5m`, `3h`, `2d`), for tables."""
-    return _compact((now - parse_iso(since)).total_seconds())
+    return compact_seconds((now - parse_iso(since)).total_seconds())
 
 
 def until(moment: str, now: datetime) -> str:
     """How long until `moment`, compactly, for tables."""
-    return _compact((parse_iso(moment) - now).total_seconds())
+    return compact_seconds((parse_iso(moment) - now).total_seconds())
 
 
-def _compact(seconds: float) -> str:
-    whole = max(0, int(seconds))
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if whole >= size:
-            return f"{whole // size}{unit}"
-    return f"{whole}s"
+def compact_seconds(seconds: float) -> str:
+    """A duration in its largest whole unit, rounded to the nearest (half up): 7,199.9 s
+    is `2h` (a card added with `--at +2h` starts "in 2h", not "in 1h"), 89 s is `1m`."""
+    seconds = max(0.0, seconds)
+    for unit, size, next_size in (("s", 1, 60), ("m", 60, 3600), ("h", 3600, 86400)):
+        rounded = int(seconds / size + 0.5)
+        if rounded * size < next_size:
+            return f"{rounded}{unit}"
+    return f"{int(seconds / 86400 + 0.5)}d"

@@ -198,7 +198,7 @@ def _require_job(cx: Any, job_id: int) -> tuple[Any, ...]:
     """The job's row, or NotFound naming the id."""
     row: tuple[Any, ...] | None = cx.execute(q.JOB_BY_ID, {"id": job_id}).fetchone()
     if row is None:
-        raise NotFound(f"cron job {job_id} does not exist; see `hermes cron list`")
+        raise NotFound(f"cron job {job_id} does not exist", cli_hint="see `hermes cron list`")
     return row
 
 

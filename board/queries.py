@@ -324,7 +324,7 @@ COUNT_BY_STATUS_PROFILE = "SELECT status, profile, count(*) FROM cards GROUP BY 
 OLDEST_READY = """
 SELECT min(CASE WHEN not_before > updated_at THEN not_before ELSE updated_at END) FROM cards
 WHERE status = 'ready'
-  AND (not_before IS NULL OR not_before <= strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+  AND (not_before IS NULL OR not_before <= :now)
 """
 READY_PROFILES = "SELECT DISTINCT profile FROM cards WHERE status = 'ready'"
 UNFINISHED_PROFILES = """

@@ -78,7 +78,7 @@ class Reads(StoreBase):
         """Counts per status and profile, the oldest ready card's age, runs, tokens, cost."""
         with self._db.read() as cx:
             counts = cx.execute(q.COUNT_BY_STATUS_PROFILE).fetchall()
-            oldest_ready = cx.execute(q.OLDEST_READY).fetchone()[0]
+            oldest_ready = cx.execute(q.OLDEST_READY, {"now": iso(now)}).fetchone()[0]
             run_rows = cx.execute(q.RUN_TOTALS).fetchall()
         by_status = {status.value: 0 for status in Status}
         by_profile: dict[str, dict[str, int]] = {}

@@ -291,9 +291,13 @@ class RunCommands(GoalCommands):
                 if wanted == "approval"
                 else f"use `hermes board approve {card_id}` or `reject {card_id}`"
             )
-            raise IllegalTransition(f"card {card_id} waits for a {request.get('kind')}; {hint}")
+            raise IllegalTransition(
+                f"card {card_id} waits for {_an(str(request.get('kind')))}", cli_hint=hint
+            )
         if not self.resume(run_id, now, data, kind=kind, actor=actor):
-            raise IllegalTransition(f"card {card_id} is no longer waiting; see `hermes board show`")
+            raise IllegalTransition(
+                f"card {card_id} is no longer waiting", cli_hint="see `hermes board show`"
+            )
 
     def pending_request(self, run_id: int | None) -> dict[str, Any] | None:
         """What a paused run asked for (its last `needs_input` event's data), if paused."""
@@ -418,3 +422,8 @@ class RunCommands(GoalCommands):
                 "from": live.status.value,
             },
         )
+
+
+def _an(noun: str) -> str:
+    """`a question`, `an approval`."""
+    return f"an {noun}" if noun[:1] in "aeiou" else f"a {noun}"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shlex
+import shutil
 import sys
 import tempfile
 import time
@@ -24,6 +25,9 @@ from rich.text import Text
 from board import Card, CardFilter, Status, Store, open_store
 from board.clock import utcnow
 from dispatcher import Dispatcher, Settings
+from hermes.cli.console import Printer
+from hermes.cli.text import encode
+from hermes.cli.views import plural
 from hermes.cli.watch import board_view
 from hermes.intake import CardRequest, add_card
 
@@ -162,75 +166,154 @@ def _add_cards(store: Store, repo: Path) -> dict[str, int]:
     return ids
 
 
-async def _run_live(db_url: str, console: Console) -> None:
+class _DemoDispatcher(Dispatcher):
+    """The dispatcher, remembering whether Ctrl-C (or SIGTERM) stopped it: the summary
+    must then say the demo was interrupted, not report a finished run."""
+
+    interrupted = False
+
+    def request_stop(self) -> None:
+        self.interrupted = True
+        super().request_stop()
+
+
+async def _run_live(db_url: str, console: Console) -> bool:
+    """Run the cards under a live board; True when the run was interrupted."""
     lines: list[Text] = []
-    settings = Settings(concurrency=4, tick=1.0, heartbeat=2.0, lease=20.0, until_idle=True)
-    dispatcher = Dispatcher(db_url, settings, lambda text: lines.append(Text(text, "dim")))
+    settings = Settings(
+        concurrency=4, tick=1.0, heartbeat=2.0, lease=20.0, grace=5.0, until_idle=True
+    )
+    dispatcher = _DemoDispatcher(db_url, settings, lambda text: lines.append(Text(text, "dim")))
     viewer = open_store(db_url)
 
     def render() -> Group:
-        cards = viewer.list_cards(CardFilter(include_old=True), utcnow())
-        return Group(board_view(cards, utcnow(), 8), *lines[-8:])
+        now = utcnow()
+        cards = viewer.list_cards(CardFilter(include_old=True), now)
+        board = board_view(cards, {}, now, console.width, 12)
+        return Group(Text.from_ansi(encode(board, colour=True).rstrip("\n")), *lines[-8:])
 
-    with Live(render(), console=console, refresh_per_second=10) as live:
-        task = asyncio.create_task(dispatcher.run())
-        while not task.done():
-            await asyncio.sleep(0.1)
+    try:
+        with Live(render(), console=console, refresh_per_second=10) as live:
+            task = asyncio.create_task(dispatcher.run())
+            while not task.done():
+                await asyncio.sleep(0.1)
+                live.update(render())
             live.update(render())
-        live.update(render())
-    viewer.close()
-    await task
+        await task
+    finally:
+        viewer.close()
+    return dispatcher.interrupted
 
 
-def run_demo(console: Console) -> int:
-    """Build the demo project, run it live, and say where to look; returns the exit code."""
+def run_demo(console: Printer) -> int:
+    """Build the demo project, run it live, and say where to look; returns the exit code
+    (130 when Ctrl-C stopped it)."""
+    out = console.rich
     root = Path(tempfile.mkdtemp(prefix="hermes-demo-"))
     home, repo = root / "home", root / "stats"
     os.environ["HERMES_HOME"] = str(home)
     os.environ.pop("HERMES_DB_URL", None)
     db_url = f"sqlite:///{home / 'board.db'}"
-    repo.mkdir(parents=True)
-    _make_repo(repo)
-    with open_store(db_url) as store:
-        ids = _add_cards(store, repo)
-    console.print(
+    try:
+        repo.mkdir(parents=True)
+        _make_repo(repo)
+        with open_store(db_url) as store:
+            ids = _add_cards(store, repo)
+    except KeyboardInterrupt:  # nothing ran yet: nothing worth keeping
+        shutil.rmtree(root, ignore_errors=True)
+        out.print(f"\n[bold red]interrupted[/] before any card ran; removed {root}")
+        return 130
+    out.print(
         f"[bold]hermes demo[/]: {len(CARDS)} shell cards in a fresh git repository, "
         "run in parallel git worktrees\n"
     )
     started = time.monotonic()
-    asyncio.run(_run_live(db_url, console))
+    try:
+        interrupted = asyncio.run(_run_live(db_url, out))
+    except KeyboardInterrupt:  # before the dispatcher took over Ctrl-C
+        interrupted = True
     with open_store(db_url) as store:
         cards = {key: store.card(card_id) for key, card_id in ids.items()}
-    _summary(console, root, home, repo, cards, time.monotonic() - started)
+    took = time.monotonic() - started
+    paths = _Paths(root, home, repo)
+    if interrupted:
+        _interrupted(out, paths, cards, took)
+        return 130
+    _summary(out, paths, cards, took)
     return 0 if all(card.status == Status.DONE for card in cards.values()) else 1
 
 
-def _command() -> str:
-    """How the user invoked hermes, so the hints can be pasted as they are."""
-    invoked = Path(sys.argv[0])
-    return shlex.quote(sys.argv[0]) if invoked.name == "hermes" else f"{PY} -m hermes"
+@dataclass(frozen=True)
+class _Paths:
+    """Where the demo put things: the temporary root, its board and its repository."""
+
+    root: Path
+    home: Path
+    repo: Path
+
+    @property
+    def hermes(self) -> str:
+        """How to run hermes on the demo's board, as it can be pasted."""
+        invoked = Path(sys.argv[0])
+        command = shlex.quote(sys.argv[0]) if invoked.name == "hermes" else f"{PY} -m hermes"
+        return f"HERMES_HOME={self.home} {command}"
 
 
-def _summary(
-    console: Console, root: Path, home: Path, repo: Path, cards: dict[str, Card], took: float
-) -> None:
+def _rows(console: Console, rows: list[tuple[str, str]]) -> None:
+    for label, value in rows:
+        console.print(Text.assemble((f"  {label:<12}", "bold"), value), soft_wrap=True)
+
+
+def _counts(cards: dict[str, Card]) -> str:
+    """`3 done, 1 ready, 2 waiting`, in the state machine's order."""
+    by_status = [(s, sum(c.status == s for c in cards.values())) for s in Status]
+    return ", ".join(f"{count} {status.value}" for status, count in by_status if count)
+
+
+def _interrupted(console: Console, paths: _Paths, cards: dict[str, Card], took: float) -> None:
+    """What an interrupted demo left: which cards finished, and how to go on or clean up."""
+    done = sum(card.status == Status.DONE for card in cards.values())
+    console.print(
+        f"\n[bold yellow]interrupted[/] after {took:.1f}s: {done} of "
+        f"{plural(len(cards), 'card')} done ({_counts(cards)}). The rest stay on the "
+        "demo's board; nothing was merged.\n"
+    )
+    _rows(
+        console,
+        [
+            ("the board", f"{paths.hermes} board list --all"),
+            ("finish it", f"{paths.hermes} dispatcher start --until-idle"),
+            ("repository", f"{paths.repo} (its main branch is untouched)"),
+            ("clean up", f"rm -rf {paths.root}"),
+        ],
+    )
+
+
+def _summary(console: Console, paths: _Paths, cards: dict[str, Card], took: float) -> None:
     done = [card for card in cards.values() if card.status == Status.DONE]
     last, report = cards["check"], cards["report"]
     style = "bold green" if len(done) == len(cards) else "bold red"
-    console.print(f"\n[{style}]{len(done)} of {len(cards)} cards done[/] in {took:.1f}s\n")
-    hermes = f"HERMES_HOME={home} {_command()}"
+    console.print(
+        f"\n[{style}]{len(done)} of {plural(len(cards), 'card')} done[/] in {took:.1f}s"
+        + ("" if len(done) == len(cards) else f" ({_counts(cards)})")
+        + "\n"
+    )
+    hermes = paths.hermes
     finding = (report.result or "").strip().splitlines()[-1:] or ["(no report)"]
     rows = [
         ("the report", f"card {report.id} found: {finding[0]}"),
-        ("repository", f"{repo} (its main branch is untouched)"),
+        ("repository", f"{paths.repo} (its main branch is untouched)"),
         ("branches", f"hermes/card-1 … hermes/card-{last.id}; card {last.id} has everything:"),
-        ("", f"git -C {repo} log --graph --oneline --all"),
-        ("worktrees", str(Path(last.worktree or "").parent)),
+        ("", f"git -C {paths.repo} log --graph --oneline --all"),
+    ]
+    if last.worktree:
+        rows.append(("worktrees", str(Path(last.worktree).parent)))
+    rows += [
         ("the board", f"{hermes} board list --all"),
         ("a card", f"{hermes} board show {last.id}"),
         ("its output", f"{hermes} board log {last.id}"),
-        ("merge it", f"{hermes} board merge {last.id}"),
-        ("clean up", f"rm -rf {root}"),
     ]
-    for label, value in rows:
-        console.print(Text.assemble((f"  {label:<12}", "bold"), value), soft_wrap=True)
+    if last.status == Status.DONE:  # only a finished card's branch can be merged
+        rows.append(("merge it", f"{hermes} board merge {last.id}"))
+    rows.append(("clean up", f"rm -rf {paths.root}"))
+    _rows(console, rows)

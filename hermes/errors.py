@@ -7,6 +7,13 @@ whole user-facing text: it names the bad value and, where one exists, the fix.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+
+def flag(field: str) -> str:
+    """A field as the command line spells it: `max_attempts` is `--max-attempts`."""
+    return "--" + field.replace("_", "-")
+
 
 class HermesError(Exception):
     """A problem the user can fix; the CLI prints its message after `error: `.
@@ -22,6 +29,26 @@ class HermesError(Exception):
 
     exit_code: int = 2
     retryable: bool = True
+
+    def __init__(
+        self, message: str = "", *, field: str | None = None, cli_hint: str | None = None
+    ) -> None:
+        """`message` may say `{field}` where the field it is about goes: each front door
+        names it in its own words (`--priority` on the command line, `priority` in an
+        API, never a flag in a chat). `cli_hint` is a next step only a terminal user can
+        take (`see hermes board list`)."""
+        super().__init__(message)
+        self.message, self.field, self.cli_hint = message, field, cli_hint
+
+    def worded(self, name: Callable[[str], str] = str, *, hints: bool = False) -> str:
+        """The message with the field named by `name`, and the command-line hint if
+        `hints`; the plain default is what an API, MCP client or chat user reads."""
+        text = self.message.replace("{field}", name(self.field)) if self.field else self.message
+        return f"{text}; {self.cli_hint}" if hints and self.cli_hint else text
+
+    def __str__(self) -> str:
+        """The command line's wording (what `error:` prints)."""
+        return self.worded(flag, hints=True)
 
 
 class InvalidInput(HermesError):

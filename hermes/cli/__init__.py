@@ -8,12 +8,22 @@ with `HERMES_DEBUG=1`.
 
 from __future__ import annotations
 
+import copy
 import os
 import re
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from hermes.errors import HermesError, InvalidInput
+
+if TYPE_CHECKING:
+    from typer import Typer
+    from typer.models import CommandInfo, TyperInfo
+
+
+#: `-h` is `--help` everywhere: click hands this setting down to every subcommand.
+HELP_OPTIONS = ["-h", "--help"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -23,11 +33,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from hermes.cli.app import app
 
-    command = get_command(app)
     args = list(sys.argv[1:] if argv is None else argv)
+    # Building click's command for every hermes command costs more than most commands
+    # take to run; build only the path the arguments name.
+    command = get_command(_pruned(app, args))
     try:
         _check_utf8(args)
-        result = command.main(args=args, prog_name="hermes", standalone_mode=False)
+        result = command.main(
+            args=args, prog_name="hermes", standalone_mode=False, help_option_names=HELP_OPTIONS
+        )
     except HermesError as exc:
         return _fail(str(exc), exc.exit_code, exc)
     except TyperException as exc:  # click's usage errors: bad option, bad value, ...
@@ -48,6 +62,39 @@ def main(argv: Sequence[str] | None = None) -> int:
             message += " (set HERMES_DEBUG=1 to see the traceback)"
         return _fail(message, 1, exc)
     return result if isinstance(result, int) else 0
+
+
+def _pruned(app: Typer, args: list[str]) -> Typer:
+    """`app` with, at each level the arguments name, only the named command or group.
+
+    Parsing, help and errors of that command are exactly what the whole tree gives; a
+    word that names nothing (an option, `--help`, a typo, a goal's objective) keeps the
+    whole level, so listings and "did you mean" see every command.
+    """
+    from typer.main import get_command_name
+    from typer.models import DefaultPlaceholder
+
+    if not args:
+        return app
+    word = args[0]
+    for info in app.registered_commands:
+        name = info.name or get_command_name(getattr(info.callback, "__name__", ""))
+        if name == word:
+            return _only(app, commands=[info], groups=[])
+    for group in app.registered_groups:
+        if not isinstance(group.name, DefaultPlaceholder) and group.name == word:
+            inner = copy.copy(group)
+            if group.typer_instance is not None:
+                inner.typer_instance = _pruned(group.typer_instance, args[1:])
+            return _only(app, commands=[], groups=[inner])
+    return app
+
+
+def _only(app: Typer, commands: list[CommandInfo], groups: list[TyperInfo]) -> Typer:
+    pruned = copy.copy(app)
+    pruned.registered_commands = commands
+    pruned.registered_groups = groups
+    return pruned
 
 
 def _check_utf8(args: list[str]) -> None:
@@ -99,14 +146,22 @@ def _usage_error(exc: Exception) -> int:
             f"no such option: {option} (ids are positive numbers such as 12; "
             "a text that starts with - goes after --)"
         )
-    message = " ".join(str(message).split()).rstrip(".")
-    message = message[:1].lower() + message[1:]
+    message = _one_sentence(" ".join(str(message).split()))
     errors = getattr(exc.__cause__, "errors", None)  # typer converts values with pydantic
     if callable(errors) and errors() and "input" in errors()[0]:
         message += f" (got {errors()[0]['input']!r})"
     if ctx is not None:
         message += f"; see `{ctx.command_path} --help`"
     return _fail(message, int(getattr(exc, "exit_code", 2)), exc)
+
+
+def _one_sentence(message: str) -> str:
+    """Click's `No such command 'boar'. Did you mean 'board'?` as one lower-case clause,
+    `no such command 'boar' (did you mean 'board'?)`, ready for `; see ...`."""
+    message = re.sub(r"\.?\s+Did you mean (.+?)\?$", r" (did you mean \1?)", message)
+    message = re.sub(r"\.?\s+\(Possible options: ", " (possible options: ", message)
+    message = message.rstrip(".")
+    return message[:1].lower() + message[1:]
 
 
 def _silence_stdout() -> None:

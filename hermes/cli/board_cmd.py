@@ -1,8 +1,8 @@
 """`hermes board ...`: create, inspect and move cards.
 
-Each command parses, makes one call on the store and renders the answer (a rich view
-for people, one JSON document with `--json`). rich is imported only where a table is
-printed, so `hermes board add` stays fast.
+Each command parses, makes one call on the store and renders the answer (a plain-text
+view for people from `hermes.cli.views`, one JSON document with `--json`). Views are
+imported only where one is printed, so `hermes board add` stays fast.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from board import CardFilter, parse_status
+from board import CardFilter, Status, parse_status
 from board.clock import utcnow
 from hermes.cli.common import card_id, open_board, print_json, print_json_lines, within
 from hermes.cli.options import CardId, JsonFlag, read_body
@@ -81,6 +81,10 @@ def add(
         str | None,
         typer.Option(metavar="KEY", help="Idempotency key: an existing card with it is reused."),
     ] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(metavar="MODEL", help="This card's model, instead of its profile's."),
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Add a card; prints its id (or the card as JSON with --json)."""
@@ -101,6 +105,7 @@ def add(
         backlog=backlog,
         at=at,
         key=key,
+        model=model,
     )
     now = utcnow()
     with open_board() as store:
@@ -139,13 +144,15 @@ def list_cards(
     now = utcnow()
     with open_board() as store:
         cards = store.list_cards(where, now)
-    if as_json:
-        print_json_lines([card.to_json() for card in cards])
-        return
-    from hermes.cli.console import console
-    from hermes.cli.render import card_groups
+        if as_json:
+            print_json_lines([card.to_json() for card in cards])
+            return
+        paused = any(card.status == Status.NEEDS_INPUT for card in cards)
+        requests = store.pending_requests() if paused else {}
+    from hermes.cli.text import show as draw
+    from hermes.cli.views import card_list
 
-    console().print(card_groups(cards, now, limit or None))
+    draw(card_list(cards, requests, now, limit or None))
 
 
 @board_app.command("show")
@@ -156,10 +163,10 @@ def show(card: CardId, as_json: JsonFlag = False) -> None:
     if as_json:
         print_json(detail.to_json())
         return
-    from hermes.cli.console import console
-    from hermes.cli.render import card_detail
+    from hermes.cli.text import show as draw
+    from hermes.cli.views import card_detail
 
-    console().print(card_detail(detail, utcnow()))
+    draw(card_detail(detail, utcnow()))
 
 
 @dep_app.command("add")
@@ -244,10 +251,10 @@ def stats(as_json: JsonFlag = False) -> None:
     if as_json:
         print_json(numbers)
         return
-    from hermes.cli.console import console
-    from hermes.cli.render import stats_view
+    from hermes.cli.text import show as draw
+    from hermes.cli.views import stats_view
 
-    console().print(stats_view(numbers))
+    draw(stats_view(numbers))
 
 
 @board_app.command("watch")
@@ -255,10 +262,12 @@ def watch(
     interval: Annotated[
         float, typer.Option(metavar="SECONDS", help="Seconds between checks for changes.")
     ] = 0.2,
+    once: Annotated[bool, typer.Option("--once", help="Print the board once and exit.")] = False,
 ) -> None:
-    """A live terminal board, one column per status, redrawn on every change."""
+    """A live terminal board, one column per status, redrawn on every change (in a pipe:
+    the board as text, printed again on every change)."""
     from hermes.cli.watch import watch_board
 
     within("--interval", interval, 0.05, 60, " seconds")
     with open_board() as store:
-        watch_board(store, interval)
+        watch_board(store, interval, once=once)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
@@ -16,9 +16,6 @@ from board.clock import utcnow
 from hermes.cli.common import open_board, print_json
 from hermes.cli.options import JobId, JsonFlag, read_body
 from hermes.errors import InvalidInput
-
-if TYPE_CHECKING:
-    pass
 
 cron_app = typer.Typer(help="Schedules that create cards on every fire.", no_args_is_help=True)
 _DELIVER = re.compile(r"[a-z][a-z0-9_-]*:\S+")
@@ -107,10 +104,10 @@ def list_jobs(as_json: JsonFlag = False) -> None:
             ]
         )
         return
-    from hermes.cli.console import console
-    from hermes.cli.render import jobs_table
+    from hermes.cli.text import show
+    from hermes.cli.views import jobs_table
 
-    console().print(jobs_table(jobs, last, utcnow()))
+    show(jobs_table(jobs, last, utcnow()))
 
 
 @cron_app.command("rm")

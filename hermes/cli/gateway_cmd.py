@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime
 from functools import partial
 from typing import Annotated, Any
@@ -61,6 +60,8 @@ def start(
     ] = None,
 ) -> None:
     """Connect to the chat platforms set up in config.yaml, in the foreground."""
+    import asyncio
+
     from hermes.app import supervise
     from hermes.config import load_config
 

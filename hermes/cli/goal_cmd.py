@@ -89,10 +89,10 @@ def status(goal: CardId, as_json: JsonFlag = False) -> None:
     if as_json:
         print_json(report)
         return
-    from hermes.cli.console import console
-    from hermes.cli.render import goal_tree
+    from hermes.cli.text import show
+    from hermes.cli.views import goal_tree
 
-    console().print(goal_tree(report))
+    show(goal_tree(report))
 
 
 def goal_report(store: Any, goal_id: int) -> dict[str, Any]:

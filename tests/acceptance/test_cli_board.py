@@ -38,6 +38,8 @@ CARD_KEYS = [
     "result",
     "created_at",
     "updated_at",
+    "model",
+    "archived_at",
 ]
 RUN_KEYS = {
     "id",
@@ -119,7 +121,9 @@ def test_add_json_is_the_contract_card(cli: Cli) -> None:
 
 
 def test_profile_defaults_apply_when_not_given(cli: Cli) -> None:
-    card = cli("board", "add", "x", "--no-repo", "--profile", "shell", "--json").json()
+    card = cli(
+        "board", "add", "x", "--no-repo", "--profile", "shell", "--body", "true", "--json"
+    ).json()
     assert (card["max_attempts"], card["timeout"]) == (3, 600.0)
     assert cli("board", "add", "y", "--no-repo", "--json").json()["profile"] == "default"
 
@@ -196,7 +200,7 @@ def test_body_from_a_file_and_from_stdin(cli: Cli, tmp_path: Path) -> None:
 
 
 def test_list_json_filters(cli: Cli) -> None:
-    add(cli, "a", "--label", "ops", "--profile", "shell")
+    add(cli, "a", "--label", "ops", "--profile", "shell", "--body", "true")
     add(cli, "b", "--backlog")
     add(cli, "c", "--label", "ops")
     ids = lambda *args: [c["id"] for c in cli("board", "list", *args, "--json").json()]  # noqa: E731
@@ -253,7 +257,7 @@ def test_cancel_retry_comment(cli: Cli) -> None:
 
 
 def test_stats_json(cli: Cli) -> None:
-    add(cli, "a", "--profile", "shell")
+    add(cli, "a", "--profile", "shell", "--body", "true")
     add(cli, "b", "--backlog")
     stats = cli("board", "stats", "--json").json()
     assert stats["cards"] == 2
@@ -264,7 +268,7 @@ def test_stats_json(cli: Cli) -> None:
 
 
 def test_human_list_groups_by_status(cli: Cli) -> None:
-    add(cli, "Write the parser", "--profile", "shell")
+    add(cli, "Write the parser", "--profile", "shell", "--body", "make")
     add(cli, "Wire the CLI", "--after", "1", "--label", "cli")
     add(cli, "Someday", "--backlog")
     out = cli("board", "list").out
