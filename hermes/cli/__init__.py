@@ -31,6 +31,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     from typer import Abort, Exit, TyperException
     from typer.main import get_command
 
+    from hermes.packages import check_packages
+
+    try:
+        check_packages()
+    except HermesError as exc:
+        return _fail(str(exc), exc.exit_code, exc)
     from hermes.cli.app import app
 
     args = list(sys.argv[1:] if argv is None else argv)

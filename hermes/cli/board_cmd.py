@@ -131,6 +131,9 @@ def list_cards(
     show_all: Annotated[
         bool, typer.Option("--all", help="Include done/cancelled cards older than a day.")
     ] = False,
+    archived: Annotated[
+        bool, typer.Option("--archived", help="Only the cards put away with `board archive`.")
+    ] = False,
     limit: Annotated[
         int, typer.Option(help="Rows per status in the table (0: all); JSON is never cut.")
     ] = 200,
@@ -140,7 +143,9 @@ def list_cards(
     statuses = [parse_status(s).value for s in status or []]
     if limit < 0:
         raise InvalidInput(f"--limit {limit} must be 0 (no limit) or more")
-    where = CardFilter(statuses=statuses, profile=profile, label=label, include_old=show_all)
+    where = CardFilter(
+        statuses=statuses, profile=profile, label=label, include_old=show_all, archived=archived
+    )
     now = utcnow()
     with open_board() as store:
         cards = store.list_cards(where, now)

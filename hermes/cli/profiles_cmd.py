@@ -10,6 +10,7 @@ import typer
 from hermes.cli.common import print_json
 from hermes.cli.options import JsonFlag
 from hermes.config import load_config
+from hermes.errors import HermesError
 from hermes.paths import profiles_dir
 from profiles import is_builtin
 
@@ -26,17 +27,27 @@ def _profile_json(profile: Profile, path: Path) -> dict[str, Any]:
 
 @profiles_app.command("list")
 def list_profiles_cmd(as_json: JsonFlag = False) -> None:
-    """List every profile: the built-ins and those in $HERMES_HOME/profiles."""
-    from profiles import list_profiles
+    """List every profile: the built-ins and those in $HERMES_HOME/profiles (a broken
+    file is listed with what is wrong with it, the others as usual)."""
+    from profiles import profile_files, read_profile
 
-    rows = list_profiles(profiles_dir(), load_config().profile_defaults)
+    defaults = load_config().profile_defaults
+    rows: list[tuple[Profile, Path]] = []
+    broken: list[tuple[str, Path, str]] = []
+    for name, path in sorted(profile_files(profiles_dir()).items()):
+        try:
+            rows.append((read_profile(path, defaults), path))
+        except HermesError as exc:
+            broken.append((name, path, str(exc)))
     if as_json:
-        print_json([_profile_json(p, path) for p, path in rows])
+        found = [_profile_json(p, path) for p, path in rows]
+        found += [{"name": n, "source": str(p), "builtin": False, "error": e} for n, p, e in broken]
+        print_json(sorted(found, key=lambda entry: str(entry["name"])))
         return
     from hermes.cli.text import show
     from hermes.cli.views import profiles_table
 
-    show(profiles_table(rows))
+    show(profiles_table(rows, broken))
 
 
 @profiles_app.command("show")

@@ -10,6 +10,7 @@ so it is shown, never obeyed, by the terminal.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -460,8 +461,11 @@ RUNNER_FIELDS = {
 COMMON_FIELDS = ("description", "runner", "concurrency", "max_attempts", "timeout", "review")
 
 
-def profiles_table(rows: list[tuple[Profile, Path]]) -> View:
-    """`profiles list`: each profile's limits on one line, its description under them."""
+def profiles_table(
+    rows: list[tuple[Profile, Path]], broken: Sequence[tuple[str, Path, str]] = ()
+) -> View:
+    """`profiles list`: each profile's limits on one line, its description under them; a
+    broken file with what is wrong with it."""
     from profiles import is_builtin
 
     table = Table([Column(style="bold"), Column(shrink_to=20, wrap=True)], headers=False)
@@ -479,6 +483,8 @@ def profiles_table(rows: list[tuple[Profile, Path]]) -> View:
             one_line(profile.name),
             [Line(one_line(" · ".join(limits))), Line((one_line(profile.description), "dim"))],
         )
+    for name, _path, error in broken:
+        table.add_row(one_line(name), [Line(("broken: " + one_line(error), "red"))])
     return table
 
 

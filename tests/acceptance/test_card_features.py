@@ -85,6 +85,7 @@ def test_archive_puts_finished_cards_away_and_keeps_their_history(cli: Cli, db_u
     assert done not in listed and waiting in listed
     assert cli("board", "show", str(done), "--json").json()["archived_at"] is not None
     assert cli("board", "archive", str(done)).out == "archived 0 cards\n"  # already
+    assert [c["id"] for c in cli("board", "list", "--archived", "--json").json()] == [done]
     back = cli("board", "archive", str(done), "--undo", "--json")
     assert back.json() == {"unarchived": [done]}
     assert done in [c["id"] for c in cli("board", "list", "--all", "--json").json()]

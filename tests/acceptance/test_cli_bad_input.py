@@ -203,7 +203,6 @@ VALUE_CASES: list[tuple[list[str], str]] = [
     (["profiles", "show", "p-twice"], "p-twice.yaml: not valid YAML at line 2, column 1"),
     (["profiles", "show", "p-nan"], "p-nan.yaml: field 'timeout'"),
     (["profiles", "show", "p-huge"], "p-huge.yaml: field 'max_attempts'"),
-    (["profiles", "list", "--json"], "broken.yaml: 'concurency' is not a profile field"),
     ([*ADD, "--profile", "p-syntax"], "p-syntax.yaml: not valid YAML"),
     ([*ADD, "--profile", "p-types", "--json"], "p-types.yaml: field 'concurrency'"),
     ([*ADD, "--profile", "p-list"], "p-list.yaml: expected a mapping"),
@@ -551,3 +550,17 @@ def test_a_damaged_board_gives_json_commands_an_empty_stdout(cli: Cli, board: Pa
         result = cli(*args)
         assert_environment_fault(result.code, result.out, result.err, "cannot use the board")
         assert "restore it from a backup" in result.err
+
+
+def test_a_broken_profile_file_is_listed_with_its_fault_beside_the_others(
+    cli: Cli, hermes_home: Path
+) -> None:
+    (hermes_home / "profiles").mkdir(parents=True)
+    (hermes_home / "profiles" / "broken.yaml").write_text("runner: command\nconcurency: 3\n")
+    listed = cli("profiles", "list", "--json")
+    assert listed.code == 0, listed.err
+    by_name = {entry["name"]: entry for entry in listed.json()}
+    assert "shell" in by_name and "default" in by_name
+    assert "'concurency' is not a profile field" in by_name["broken"]["error"]
+    shown = cli("profiles", "list")
+    assert shown.code == 0 and "broken: profile file" in shown.out and "shell" in shown.out
