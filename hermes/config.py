@@ -11,7 +11,7 @@ defaults:                 # for agent profiles that do not say
   model: openai/gpt-4o-mini
   api_base: null
   api_key_env: OPENAI_API_KEY
-http: {host: 127.0.0.1, port: 8420, token_env: null}
+http: {host: 127.0.0.1, port: 8420, token_env: HERMES_TOKEN}
 gateway:
   telegram: {token_env: TELEGRAM_BOT_TOKEN, api_base: null, allow: [], profile: default}
   discord: {token_env: DISCORD_BOT_TOKEN, api_base: null, gateway_url: null, allow: []}
@@ -60,7 +60,8 @@ def _models() -> Any:
 
         host: str = "127.0.0.1"
         port: int = Field(default=8420, ge=1, le=65535)
-        token_env: str | None = Field(default=None, pattern=ENV_NAME)
+        # the variable holding the bearer token; while it is empty, only loopback is served
+        token_env: str | None = Field(default="HERMES_TOKEN", pattern=ENV_NAME)
 
         @model_validator(mode="after")
         def _loopback_or_token(self) -> Http:

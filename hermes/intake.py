@@ -9,13 +9,14 @@ forever.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from board import NewCard, Store
-from board.card_ops import check_priority
+from board.card_ops import check_new_card, check_priority
 from board.clock import iso, parse_when
 from hermes.config import load_config
 from hermes.errors import InvalidInput
@@ -149,3 +150,98 @@ def edit_card(store: Store, card_id: int, changes: dict[str, Any], now: datetime
         )
     check_priority(int(wanted["priority"]))
     return store.edit(card_id, changes, now)
+
+
+#: Planner turns a goal may spend at most; a typo beyond it should not run for weeks.
+MAX_BUDGET = 1000
+_DELIVER = re.compile(r"[a-z][a-z0-9_-]*:\S+")
+
+
+def goal_request(
+    objective: str,
+    *,
+    profile: str = "planner",
+    budget: int = 20,
+    repo: Path | None = None,
+    no_repo: bool = False,
+    source: str = "cli",
+    key: str | None = None,
+    cwd: Path | None = None,
+) -> CardRequest:
+    """A goal as a card request: the planner's card, labelled `goal`, with its budget."""
+    text = objective.strip()
+    if not text:
+        raise InvalidInput("the objective is empty; say what should be achieved")
+    if not 1 <= budget <= MAX_BUDGET:
+        raise InvalidInput(
+            f"{{field}} {budget} must be between 1 and {MAX_BUDGET:,} planner turns",
+            field="budget",
+        )
+    return CardRequest(
+        title=text.splitlines()[0][:100],
+        body=text,
+        profile=profile,
+        repo=repo,
+        no_repo=no_repo,
+        labels=["goal"],
+        budget=budget,
+        source=source,
+        key=key,
+        cwd=cwd or Path.cwd(),
+    )
+
+
+@dataclass(slots=True)
+class JobRequest:
+    """A cron job as a person asks for it: when, and the card each fire makes."""
+
+    schedule: str
+    title: str
+    body: str = ""
+    profile: str = "default"
+    repo: Path | None = None
+    no_repo: bool = False
+    tz: str | None = None  # None: this machine's zone
+    overlap: str = "skip"
+    deliver: str | None = None
+    cwd: Path = field(default_factory=Path.cwd)
+
+
+def add_job(store: Store, request: JobRequest, now: datetime) -> int:
+    """Check the schedule and the card every fire would make, then save the job."""
+    from board.cron_ops import NewJob
+    from dispatcher.schedule import first_fire, local_zone_name, zone
+
+    if request.overlap not in ("skip", "allow"):
+        raise InvalidInput(f"{{field}} {request.overlap!r} must be skip or allow", field="overlap")
+    if request.deliver is not None and not _DELIVER.fullmatch(request.deliver):
+        raise InvalidInput(
+            f"{{field}} {request.deliver!r} must look like PLATFORM:CHAT, e.g. telegram:12345",
+            field="deliver",
+        )
+    zone_name = local_zone_name() if request.tz is None else request.tz
+    next_fire = first_fire(request.schedule, zone(zone_name), now)
+    card = resolve(
+        CardRequest(
+            title=request.title,
+            body=request.body,
+            profile=request.profile,
+            repo=request.repo,
+            no_repo=request.no_repo,
+            cwd=request.cwd,
+        ),
+        now,
+    )
+    check_new_card(card)  # every fire makes this card: refuse now what it would refuse then
+    job = NewJob(
+        request.schedule.strip(),
+        zone_name,
+        request.title,
+        card.profile,
+        request.body,
+        card.repo,
+        card.base,
+        request.deliver,
+        request.overlap,
+    )
+    return store.add_job(job, now, next_fire)

@@ -20,9 +20,11 @@ from hermes.cli.cron_cmd import cron_app
 from hermes.cli.dispatcher_cmd import dispatcher_app, start
 from hermes.cli.gateway_cmd import gateway_app
 from hermes.cli.goal_cmd import goal_app
+from hermes.cli.mcp_cmd import mcp_app
 from hermes.cli.options import JsonFlag
 from hermes.cli.profiles_cmd import profiles_app
 from hermes.cli.skills_cmd import skills_app
+from hermes.cli.web_cmd import web
 
 app = typer.Typer(
     name="hermes",
@@ -39,6 +41,8 @@ app.add_typer(cron_app, name="cron")
 app.add_typer(goal_app, name="goal")
 app.add_typer(approvals_app, name="approvals")
 app.add_typer(gateway_app, name="gateway")
+app.add_typer(mcp_app, name="mcp")
+app.command("web")(web)
 
 
 app.command(

@@ -6,7 +6,6 @@ fires them. See docs/cron.md.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Annotated
 
@@ -15,10 +14,8 @@ import typer
 from board.clock import utcnow
 from hermes.cli.common import open_board, print_json
 from hermes.cli.options import JobId, JsonFlag, read_body
-from hermes.errors import InvalidInput
 
 cron_app = typer.Typer(help="Schedules that create cards on every fire.", no_args_is_help=True)
-_DELIVER = re.compile(r"[a-z][a-z0-9_-]*:\S+")
 
 
 @cron_app.command("add")
@@ -49,38 +46,22 @@ def add(
     as_json: JsonFlag = False,
 ) -> None:
     """Add a schedule; prints the job id (or the job as JSON)."""
-    from board.card_ops import check_new_card
-    from board.cron_ops import NewJob
-    from dispatcher.schedule import first_fire, local_zone_name, zone
-    from hermes.intake import CardRequest, resolve
+    from hermes.intake import JobRequest, add_job
 
-    if overlap not in ("skip", "allow"):
-        raise InvalidInput(f"--overlap {overlap!r} must be skip or allow")
-    if deliver is not None and not _DELIVER.fullmatch(deliver):
-        raise InvalidInput(
-            f"--deliver {deliver!r} must look like PLATFORM:CHAT, e.g. telegram:12345"
-        )
+    request = JobRequest(
+        schedule=schedule,
+        title=title,
+        body=read_body(body, body_file),
+        profile=profile,
+        repo=repo,
+        no_repo=no_repo,
+        tz=tz,
+        overlap=overlap,
+        deliver=deliver,
+    )
     now = utcnow()
-    zone_name = local_zone_name() if tz is None else tz
-    next_fire = first_fire(schedule, zone(zone_name), now)
-    text = read_body(body, body_file)
-    card = resolve(
-        CardRequest(title=title, body=text, profile=profile, repo=repo, no_repo=no_repo), now
-    )
-    check_new_card(card)  # every fire makes this card: refuse now what it would refuse then
-    job = NewJob(
-        schedule.strip(),
-        zone_name,
-        title,
-        card.profile,
-        text,
-        card.repo,
-        card.base,
-        deliver,
-        overlap,
-    )
     with open_board() as store:
-        job_id = store.add_job(job, now, next_fire)
+        job_id = add_job(store, request, now)
         if as_json:
             print_json(store.job(job_id).to_json())
             return
@@ -91,19 +72,13 @@ def add(
 def list_jobs(as_json: JsonFlag = False) -> None:
     """Every job: its schedule, next fire, last card and that card's status."""
     with open_board() as store:
+        if as_json:
+            from hermes.reports import cron_jobs
+
+            print_json(cron_jobs(store))
+            return
         jobs = store.jobs()
         last = {j.id: store.card(j.last_card_id) for j in jobs if j.last_card_id is not None}
-    if as_json:
-        print_json(
-            [
-                {
-                    **job.to_json(),
-                    "last_card_status": last[job.id].status if job.id in last else None,
-                }
-                for job in jobs
-            ]
-        )
-        return
     from hermes.cli.text import show
     from hermes.cli.views import jobs_table
 

@@ -13,13 +13,8 @@ import typer
 from typer.core import TyperGroup
 
 from board.clock import utcnow
-from hermes.cli.common import open_board, print_json, within
+from hermes.cli.common import open_board, print_json
 from hermes.cli.options import CardId, JsonFlag
-from hermes.errors import InvalidInput
-
-#: Planner turns a goal may spend at most; a typo beyond it should not run for weeks.
-MAX_BUDGET = 1000
-
 
 class ObjectiveGroup(TyperGroup):
     """A group that reads `hermes goal <objective...>` as `hermes goal new <objective...>`."""
@@ -57,25 +52,16 @@ def new(
     as_json: JsonFlag = False,
 ) -> None:
     """Create a goal: a planner breaks it into cards; a judge decides when it is met."""
-    from hermes.intake import CardRequest, add_card
+    from hermes.intake import add_card, goal_request
 
-    text = " ".join(objective).strip()
-    if not text:
-        raise InvalidInput("the objective is empty; say what should be achieved")
-    within("--budget", budget, 1, MAX_BUDGET, " planner turns")
-    title = text.splitlines()[0][:100]
-    request = CardRequest(
-        title=title,
-        body=text,
-        profile=profile,
-        repo=repo,
-        no_repo=no_repo,
-        labels=["goal"],
-        budget=budget,
+    request = goal_request(
+        " ".join(objective), profile=profile, budget=budget, repo=repo, no_repo=no_repo
     )
     with open_board() as store:
         goal_id, _ = add_card(store, request, utcnow())
         if as_json:
+            from hermes.reports import goal_report
+
             print_json(goal_report(store, goal_id))
             return
     print(goal_id)
@@ -84,6 +70,8 @@ def new(
 @goal_app.command("status")
 def status(goal: CardId, as_json: JsonFlag = False) -> None:
     """The goal, its cards and their status, the verdicts so far and the budget left."""
+    from hermes.reports import goal_report
+
     with open_board() as store:
         report = goal_report(store, goal)
     if as_json:
@@ -93,22 +81,3 @@ def status(goal: CardId, as_json: JsonFlag = False) -> None:
     from hermes.cli.views import goal_tree
 
     show(goal_tree(report))
-
-
-def goal_report(store: Any, goal_id: int) -> dict[str, Any]:
-    """Everything `goal status` shows, as the JSON document it prints."""
-    detail = store.detail(goal_id)  # an unknown id is reported as such
-    budget = store.goal_budget(goal_id)
-    if budget is None:
-        raise InvalidInput(f"card {goal_id} is not a goal; see `hermes board show {goal_id}`")
-    turns = [e for e in detail.events if e.kind == "planned"]
-    verdicts = [e for e in detail.events if e.kind == "verdict"]
-    return {
-        "goal": detail.card.to_json(),
-        "budget": budget,
-        "turns": len(turns),
-        "turns_left": max(0, budget - len(turns)),
-        "children": [child.to_json() for child in store.children(goal_id)],
-        "plans": [{"at": e.at, **e.data} for e in turns],
-        "verdicts": [{"at": e.at, **e.data} for e in verdicts],
-    }

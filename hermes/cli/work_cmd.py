@@ -39,7 +39,9 @@ def log(
     with open_board() as store:
         store.card(card)  # unknown ids are an error, not an empty log
         if as_json:
-            print_json({"card": card, "runs": _logs(card), "waiting_for": _pending(store, card)})
+            from hermes.reports import card_log
+
+            print_json(card_log(store, card))
             return
         offsets: dict[Path, int] = {}
         _print_new(card, offsets)
@@ -55,13 +57,6 @@ def log(
                 break
         if not follow:
             _show_pending(store, card, None)
-
-
-def _logs(card_id: int) -> list[dict[str, Any]]:
-    return [
-        {"run": int(path.stem.removeprefix("run-")), "log": path.read_text("utf-8", "replace")}
-        for path in card_logs(logs_dir(), card_id)
-    ]
 
 
 def _pending(store: Store, card_id: int) -> dict[str, Any] | None:
