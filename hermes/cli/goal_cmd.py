@@ -16,6 +16,7 @@ from board.clock import utcnow
 from hermes.cli.common import open_board, print_json
 from hermes.cli.options import CardId, JsonFlag
 
+
 class ObjectiveGroup(TyperGroup):
     """A group that reads `hermes goal <objective...>` as `hermes goal new <objective...>`."""
 
