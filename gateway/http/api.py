@@ -172,4 +172,3 @@ async def _json_object(request: Request, *, empty_ok: bool = False) -> dict[str,
     if not isinstance(value, dict):
         return error(400, f"the request body must be a JSON object, not {type(value).__name__}")
     return value
-

@@ -7,14 +7,17 @@ chat platforms. It refuses to listen beyond this machine without a token.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
+from collections.abc import Iterator
 from typing import Any
 
 from hermes.config import is_loopback
 from hermes.errors import InvalidInput
 
 #: Seconds open event streams get to end when the server stops.
-SHUTDOWN_GRACE = 1.0
+SHUTDOWN_GRACE = 1
 
 
 def server_token(http: Any) -> str | None:
@@ -43,6 +46,7 @@ async def serve(db_url: str, http: Any, host: str | None = None, port: int | Non
     port = port or http.port
     token = server_token(http)
     check_bind(host, token, http.token_env)
+    _Server = _server_class()
     config = uvicorn.Config(
         create_app(db_url, token=token),
         host=host,
@@ -51,6 +55,25 @@ async def serve(db_url: str, http: Any, host: str | None = None, port: int | Non
         lifespan="on",
         timeout_graceful_shutdown=SHUTDOWN_GRACE,
     )
-    server = uvicorn.Server(config)
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
-    await server.serve()
+    server = _Server(config)
+    running = asyncio.create_task(server.serve(), name="uvicorn")
+    try:
+        await asyncio.shield(running)
+    except asyncio.CancelledError:
+        server.should_exit = True  # close connections, end streams, run the lifespan's end
+        await running
+        raise
+
+
+def _server_class() -> type[Any]:
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        """uvicorn's server without its own signal handlers: whoever runs the service
+        (`hermes web`, `hermes up`) owns Ctrl-C and SIGTERM and stops it by cancelling."""
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield
+
+    return Server
