@@ -14,6 +14,7 @@ from starlette.middleware import Middleware
 
 from gateway.http.api import Api
 from gateway.http.auth import Guard
+from gateway.http.page import page_routes
 from hermes.board_thread import BoardThread
 
 
@@ -31,7 +32,7 @@ def create_app(db_url: str, *, token: str | None) -> Starlette:
             board.close()
 
     return Starlette(
-        routes=[*api.routes()],
+        routes=[*api.routes(), *page_routes()],
         middleware=[Middleware(Guard, token=token)],
         lifespan=lifespan,
     )
