@@ -1,8 +1,11 @@
 """What the dispatcher reads and records: live runs, the next moment it must wake, whether
-anything can still run, the registry of dispatchers, and workspace bookkeeping."""
+anything can still run, how a run ended, the registry of dispatchers (and stops asked of
+them through the board), and workspace bookkeeping."""
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -11,6 +14,39 @@ from board.base import StoreBase
 from board.cards import Card, DispatcherInfo, LiveRun, Run
 from board.clock import iso, parse_iso
 from board.status import ACTION_OF_KIND
+
+
+@dataclass(frozen=True, slots=True)
+class Registered:
+    """A dispatcher in the registry, with what judging it needs: its lease (None when an
+    older hermes registered it) and whether a stop was asked of it."""
+
+    info: DispatcherInfo
+    lease: float | None
+    stop_requested_at: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class RunEnd:
+    """How a run ended, as the dispatcher reports it: the run, its card's status now, and
+    for a planner turn the turn's `planned` data and the goal's unfinished cards."""
+
+    run: Run
+    status: str
+    not_before: str | None
+    planned: dict[str, Any] | None
+    unfinished_children: int
+
+
+@dataclass(frozen=True, slots=True)
+class Scheduled:
+    """The next card that can only start later (its `--at` time, or a retry's backoff)."""
+
+    card_id: int
+    title: str
+    not_before: str
+    attempts: int
+    count: int  # scheduled cards in all, this one included
 
 
 class DispatchReads(StoreBase):
@@ -61,19 +97,73 @@ class DispatchReads(StoreBase):
         ready on its own either (each waits, transitively, on a card a human must act on)."""
         return not self._db.cx.execute(q.ACTIVE_CARD).fetchone()[0]
 
+    def run_end(self, run_id: int) -> RunEnd | None:
+        """How a run ended (one read), or None if there is no such run."""
+        row = self._db.cx.execute(q.RUN_END, {"run_id": run_id}).fetchone()
+        if row is None:
+            return None
+        width = len(q.RUN_COLUMNS.split(","))
+        status, not_before, planned, unfinished = row[width:]
+        data = json.loads(planned) if planned else None
+        return RunEnd(Run(*row[:width]), status, not_before, data, unfinished)
+
+    def last_answer(self, card_id: int, run_id: int) -> tuple[str, dict[str, Any]] | None:
+        """How a human (or the auto-approval) last answered the run's request: the event
+        kind (`approved`, `rejected`, `answered`) and its data."""
+        params = {"card_id": card_id, "run_id": run_id}
+        row = self._db.cx.execute(q.LAST_ANSWER, params).fetchone()
+        return None if row is None else (row[0], json.loads(row[1]))
+
+    def next_scheduled(self, now: datetime) -> Scheduled | None:
+        """The next ready card that may only start after `now`, or None."""
+        params = {"now": iso(now)}
+        with self._db.read() as cx:
+            row = cx.execute(q.NEXT_SCHEDULED, params).fetchone()
+            if row is None:
+                return None
+            count = cx.execute(q.SCHEDULED_COUNT, params).fetchone()[0]
+        card_id, title, not_before, attempts = row
+        return Scheduled(card_id, title, not_before, attempts, count)
+
     def register_dispatcher(
-        self, dispatcher_id: str, now: datetime, *, host: str, pid: int, concurrency: int
+        self,
+        dispatcher_id: str,
+        now: datetime,
+        *,
+        host: str,
+        pid: int,
+        concurrency: int,
+        lease: float | None = None,
     ) -> None:
-        """Announce a dispatcher on the board."""
+        """Announce a dispatcher on the board; `lease`: how long its registry heartbeat
+        may go unrenewed before others judge it gone."""
         params = {
             "id": dispatcher_id,
             "host": host,
             "pid": pid,
             "concurrency": concurrency,
             "now": iso(now),
+            "lease": lease,
         }
         with self._db.write() as cx:
             cx.execute(q.REGISTER_DISPATCHER, params)
+
+    def registry(self, now: datetime, recent: timedelta = timedelta(hours=1)) -> list[Registered]:
+        """Dispatchers not recorded as stopped, and those stopped within `recent`."""
+        rows = self._db.cx.execute(q.REGISTRY, {"since": iso(now - recent)}).fetchall()
+        return [Registered(DispatcherInfo(*row[:7]), row[7], row[8]) for row in rows]
+
+    def request_stop(self, dispatcher_id: str, now: datetime) -> bool:
+        """Ask a running dispatcher to stop (it reads this on its next wake); False if it
+        is recorded as stopped or was already asked."""
+        with self._db.write() as cx:
+            params = {"id": dispatcher_id, "now": iso(now)}
+            return cx.execute(q.REQUEST_STOP, params).rowcount == 1
+
+    def stop_requested(self, dispatcher_id: str) -> bool:
+        """Whether a stop was asked of this dispatcher through the board."""
+        row = self._db.cx.execute(q.STOP_REQUESTED, {"id": dispatcher_id}).fetchone()
+        return bool(row and row[0])
 
     def dispatcher_beat(self, dispatcher_id: str, now: datetime, *, stopped: bool = False) -> None:
         """Record that the dispatcher is alive (or, with `stopped`, that it has stopped)."""

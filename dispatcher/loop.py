@@ -1,22 +1,25 @@
 """The dispatcher: wake on any change, reclaim, claim up to capacity, spawn workers.
 
 It wakes the moment the board changes (another process's commit moves SQLite's
-`data_version`, polled every few tens of milliseconds), when a worker exits, when the
-next scheduled start or lease expiry comes due, and at the fallback tick. Each wake:
+`data_version`: looked at when inotify says the board's folder was written, and polled
+every few tens of milliseconds besides), when a worker exits, when the next scheduled
+start or lease expiry comes due, and at the fallback tick. Each wake:
 
-0. fire due cron jobs (each fire creates one card);
+0. fire due cron jobs (each fire creates one card), and see whether a stop was asked
+   of it through the board (`hermes dispatcher stop`);
 1. reclaim runs whose worker died or whose lease expired (killing what is left of them);
-2. stop local workers whose runs a human cancelled;
+2. stop local workers whose runs a human cancelled; say which cards wait for a human;
 3. claim ready cards up to the free capacity (global and per profile) and spawn workers.
 
 Promotion needs no step here: finishing a card promotes its dependents in the same
 transaction. Side tasks (board watch, worker exits, registry heartbeat) are named and
 supervised: if one dies the dispatcher exits loudly (its running workers, like those of a
-dispatcher that crashed, finish on their own). SIGINT/SIGTERM stop claiming, give
+dispatcher that crashed, finish on their own). SIGINT/SIGTERM (or a stop asked through
+the board) stop claiming, release at once the cards that wait for a human, give the other
 running workers `grace` seconds, then kill the rest and release their cards to `ready`.
 
-Store calls run on one dedicated thread: one thread hop per transaction, and the SQLite
-connection is only ever used from that thread.
+Store calls run on one dedicated thread: one thread hop per transaction (or per group of
+reads made together), and the SQLite connection is only ever used from that thread.
 """
 
 from __future__ import annotations
@@ -27,19 +30,21 @@ import secrets
 import signal
 import socket
 import time
+from collections import Counter
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ParamSpec, TypeVar
 
-from board import Backoff, CardDetail, Claim, Run, Status, Store, open_store
+from board import Backoff, Card, Claim, LiveRun, Run, Store, open_store
 from board.clock import parse_iso, utcnow
-from board.db import open_database
+from dispatcher import report
 from dispatcher.cron import fire_due
 from dispatcher.pool import WorkerPool
 from dispatcher.processes import alive, describe_exit, kill_group
 from dispatcher.reconcile import reconcile
+from dispatcher.watch import BoardWatch
 from hermes.errors import HermesError
 from hermes.paths import profiles_dir, worktrees_dir
 from workers.job import WorkerJob
@@ -63,16 +68,39 @@ class Settings:
     poll: float = 0.02
     backoff: Backoff = field(default_factory=Backoff)
 
+    @property
+    def beat(self) -> float:
+        """How often the registry entry is renewed: others judge a dispatcher gone once
+        it is older than the lease, so at least three beats fit in one."""
+        return min(self.tick, self.lease / 3)
+
 
 @dataclass(slots=True)
 class LocalWorker:
-    """A worker this dispatcher started."""
+    """A worker this dispatcher started (`pid` 0 until the template reports it)."""
 
     run_id: int
     card_id: int
-    pid: int
+    title: str
     profile: str
     started: float
+    attempt: int
+    pid: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Look:
+    """What one wake reads in one trip to the store thread."""
+
+    fired: list[str]  # a line per cron fire
+    stop: bool  # a stop was asked through the board
+    live: dict[int, LiveRun]  # every run holding a lease, by run id
+    deadline: datetime | None  # the next scheduled start, lease expiry or cron fire
+    agent_cards: bool  # agent cards are ready while the agent template is cold
+
+    def running(self) -> dict[str, int]:
+        """Live runs per profile, board-wide (profile limits count every dispatcher's)."""
+        return dict(Counter(entry.profile for entry in self.live.values()))
 
 
 class Dispatcher:
@@ -86,13 +114,15 @@ class Dispatcher:
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="hermes-store")
         self._store: Store | None = None
         self._pools = {
-            "light": WorkerPool(self._worker_exited, "light"),
-            "agent": WorkerPool(self._worker_exited, "agent"),
+            kind: WorkerPool(self._worker_exited, kind, self._worker_spawned)
+            for kind in ("light", "agent")
         }
         self._sides: set[asyncio.Task[None]] = set()
         self._crash: asyncio.Future[asyncio.Task[None]] | None = None
         self._workers: dict[int, LocalWorker] = {}
         self._exiting: set[int] = set()  # runs whose worker exited; _after_exit handles them
+        self._paused: set[int] = set()  # local runs known to wait for a human
+        self._said_waiting: tuple[int, str] | None = None  # the last `waiting:` line's card
         self._limits: dict[str, int] = {}
         self._runners: dict[str, str] = {}
         self._wake = asyncio.Event()
@@ -146,8 +176,10 @@ class Dispatcher:
 
     def request_stop(self) -> None:
         """Stop claiming and drain (a second request skips the grace period)."""
-        if self._stopping:
+        if self._stopping and not self._stop_now:
             self._stop_now = True
+            if self._workers:
+                self._report("stopping now: releasing the running cards")
         self._stopping = True
         self._wake.set()
 
@@ -161,21 +193,24 @@ class Dispatcher:
         try:
             self._store = await self._call(open_store, self.db_url)
             await self._call(self._load_profiles)
-            now = utcnow()
-            await self._call(
-                self.store.register_dispatcher,
-                self.id,
-                now,
-                host=HOST,
-                pid=os.getpid(),
-                concurrency=self.settings.concurrency,
-            )
+            await self._call(self._warm_intake)
             removed = await self._call(reconcile, self.store, worktrees_dir())
             for path in removed:
                 self._report(f"removed stale worktree {path}")
             await self._pools["light"].start()
             if await self._call(self._agent_work_waiting):
                 self._start_agent_template()
+            # Only now, with the worker template warm, is it on the board (and in
+            # `dispatcher status`): a card added from here on is claimed at once.
+            await self._call(
+                self.store.register_dispatcher,
+                self.id,
+                utcnow(),
+                host=HOST,
+                pid=os.getpid(),
+                concurrency=self.settings.concurrency,
+                lease=self.settings.lease,
+            )
             self._report(f"dispatcher {self.id} started (concurrency {self.settings.concurrency})")
             return await self._supervise()
         finally:
@@ -241,16 +276,6 @@ class Dispatcher:
         self._side(warm_then_listen(), "agent-worker-events")
         self._report("warming the agent worker template (litellm takes a few seconds)")
 
-    async def _agent_profiles_not_warm(self) -> list[str]:
-        """Agent profiles whose cards must not be claimed yet, warming up if they wait."""
-        pool = self._pools["agent"]
-        if pool.ready.is_set():
-            return []
-        agents = self._agent_profiles()
-        if agents and not pool.started and agents & await self._call(self.store.ready_profiles):
-            self._start_agent_template()
-        return sorted(agents)
-
     async def _close(self) -> None:
         for pool in self._pools.values():
             await pool.close()
@@ -264,22 +289,44 @@ class Dispatcher:
     async def _dispatch(self) -> None:
         while not self._stopping:
             now = utcnow()
-            for line in await self._call(fire_due, self.store, now):
+            pool = self._pools["agent"]
+            warm = pool.ready.is_set() or pool.started or not self._agent_profiles()
+            look = await self._call(self._look, now, warm)
+            for line in look.fired:
                 self._report(line)
-            await self._reclaim(now)
+            if look.stop and not self._stopping:
+                self._report("stop asked through the board (hermes dispatcher stop)")
+                self.request_stop()
+                break
+            await self._reclaim(now, look.live)
+            await self._note_pauses(look.live)
             busy = self._workers or self._followups  # exits still being handled count
             if self.settings.until_idle and not busy and await self._call(self.store.is_idle):
                 self._report("idle: nothing left that can run")
                 break
-            await self._claim()
-            await self._sleep(now)
+            claimed = await self._claim(look)
+            if self.settings.until_idle and not self._workers and not look.live:
+                await self._say_what_is_left(now)
+            await self._sleep(now, look.deadline, claimed)
         await self._drain()
 
-    async def _sleep(self, now: datetime) -> None:
+    def _look(self, now: datetime, warm: bool) -> Look:
+        """In the store thread: fire due cron jobs, then read a stop request, the live
+        runs, the next deadline and (while the agent template is cold, `warm` False)
+        whether agent cards wait for it."""
+        fired = fire_due(self.store, now)
+        stop = self.store.stop_requested(self.id)
+        live = {entry.run.id: entry for entry in self.store.live_runs()}
+        deadline = self.store.next_deadline(now)
+        agents = not warm and bool(self._agent_profiles() & self.store.ready_profiles())
+        return Look(fired, stop, live, deadline, agents)
+
+    async def _sleep(self, now: datetime, deadline: datetime | None, claimed: bool) -> None:
         timeout = self.settings.tick
         if not self._steady():  # look at expired leases again as soon as it is
             timeout = min(timeout, self._steady_since + self.settings.lease - time.monotonic())
-        deadline = await self._call(self.store.next_deadline, now)
+        if claimed:  # the leases just granted expire after every deadline read before them
+            timeout = min(timeout, self.settings.lease + 0.01)
         if deadline is not None:
             # a hair past the deadline, so the lease has really expired when we look
             timeout = min(timeout, (deadline - now).total_seconds() + 0.01)
@@ -289,11 +336,22 @@ class Dispatcher:
             pass
         self._wake.clear()
 
+    async def _say_what_is_left(self, now: datetime) -> None:
+        """`--until-idle` with only cards scheduled for later: say which and when, once."""
+        next_up = await self._call(self.store.next_scheduled, now)
+        if next_up is None:
+            return
+        key = (next_up.card_id, next_up.not_before)
+        if key != self._said_waiting:
+            self._said_waiting = key
+            self._report(report.scheduled(next_up, now))
+
     async def _watch_board(self) -> None:
-        """Wake the loop whenever another process commits to the board."""
-        db = open_database(self.db_url)
+        """Wake the loop whenever another process commits to the board: at once where
+        inotify tells of writes to the board's files, else at the next poll."""
+        watch = BoardWatch(self.db_url, self._wake.set)
+        watch.start(asyncio.get_running_loop())
         try:
-            seen = db.data_version()
             clock = time.monotonic(), time.time()
             while True:
                 await asyncio.sleep(self.settings.poll)
@@ -301,17 +359,14 @@ class Dispatcher:
                 late = max(clock[0] - last[0], clock[1] - last[1]) - self.settings.poll
                 if late > self._slack:  # paused (SIGSTOP, suspend) or the loop was blocked
                     self._unsteady(f"this dispatcher was paused for {late:.1f}s")
-                version = db.data_version()
-                if version != seen:
-                    seen = version
-                    self._wake.set()
+                watch.look()
         finally:
-            db.close()
+            watch.close()
 
     async def _beat(self) -> None:
         """Keep this dispatcher's registry entry fresh and profiles current."""
         while True:
-            await asyncio.sleep(self.settings.tick)
+            await asyncio.sleep(self.settings.beat)
             self.last_tick = utcnow()
             await self._call(self.store.dispatcher_beat, self.id, self.last_tick)
             await self._call(self._load_profiles)
@@ -328,21 +383,41 @@ class Dispatcher:
         self._limits = {p.name: p.concurrency for p in profiles}
         self._runners = {p.name: p.runner for p in profiles}
 
+    def _warm_intake(self) -> None:
+        """Validate the settings and every profile into the caches `board add` reads, so
+        the first card added after this dispatcher starts is not the one that pays for
+        pydantic (its creation time is taken before it is validated)."""
+        from hermes.config import load_config
+        from hermes.paths import profile_cache_file
+        from profiles import card_defaults
+
+        try:
+            defaults = load_config().profile_defaults
+            for name in self._limits:
+                card_defaults(name, profiles_dir(), profile_cache_file(), defaults)
+        except HermesError:
+            pass  # `board add` will say what is wrong, as it always has
+
     # -- claiming ---------------------------------------------------------------------
 
-    async def _claim(self) -> None:
+    async def _claim(self, look: Look) -> bool:
+        """Claim up to the free capacity and spawn a worker for each; whether any was."""
         free = self.settings.concurrency - len(self._workers)
+        if look.agent_cards:
+            self._start_agent_template()
         if free <= 0 or self._stopping:
-            return
-        running = await self._call(self.store.running_by_profile)
-        cold = await self._agent_profiles_not_warm()
+            return False
+        running = look.running()  # runs taken back since count: claims wait a wake
+        cold = [] if self._pools["agent"].ready.is_set() else sorted(self._agent_profiles())
+        any_claimed = False
         while free > 0 and not self._stopping:
             full = [name for name, limit in self._limits.items() if running.get(name, 0) >= limit]
             full += cold  # agent cards wait (unclaimed, so no lease runs) until litellm is warm
-            claim = await self._call(self._claim_one, full)
-            if claim is None:
-                return
-            card = await self._call(self.store.card, claim.card_id)
+            claimed = await self._call(self._claim_one, full)
+            if claimed is None:
+                return any_claimed
+            claim, card = claimed
+            any_claimed = True
             running[card.profile] = running.get(card.profile, 0) + 1
             job = WorkerJob(
                 claim.run_id,
@@ -354,27 +429,35 @@ class Dispatcher:
                 self.settings.backoff.cap,
             )
             kind = "agent" if self._runners.get(card.profile) == "agent" else "light"
-            pid = await self._pools[kind].spawn(job)
             self._workers[claim.run_id] = LocalWorker(
-                claim.run_id, claim.card_id, pid, card.profile, time.monotonic()
+                claim.run_id, card.id, card.title, card.profile, time.monotonic(), claim.attempt
             )
-            self._report(
-                f"card {card.id} started: {card.title!r} ({card.profile}), "
-                f"run {claim.run_id} attempt {claim.attempt}, pid {pid}"
-            )
+            await self._pools[kind].spawn(job)  # its pid comes to _worker_spawned
             free -= 1
+        return any_claimed
 
-    def _claim_one(self, skip_profiles: list[str]) -> Claim | None:
+    def _claim_one(self, skip_profiles: list[str]) -> tuple[Claim, Card] | None:
         """Claim in the store thread with the time read there: a lease starts when it
         is granted, not when the loop woke (a stalled loop would grant it expired)."""
-        return self.store.claim(
+        claim = self.store.claim(
             utcnow(), self.settings.lease, skip_profiles=skip_profiles, worker=self.id, host=HOST
+        )
+        return None if claim is None else (claim, self.store.card(claim.card_id))
+
+    def _worker_spawned(self, run_id: int, pid: int) -> None:
+        """The template forked the worker of `run_id` (called from the events task)."""
+        worker = self._workers.get(run_id)
+        if worker is None:
+            return  # released while it was being forked: it finds its run fenced and exits
+        worker.pid = pid
+        self._report(
+            f"card {worker.card_id} started: {worker.title!r} ({worker.profile}), "
+            f"run {run_id} attempt {worker.attempt}, pid {pid}"
         )
 
     # -- reclaiming -------------------------------------------------------------------
 
-    async def _reclaim(self, now: datetime) -> None:
-        live = {lr.run.id: lr for lr in await self._call(self.store.live_runs)}
+    async def _reclaim(self, now: datetime, live: dict[int, LiveRun]) -> None:
         for worker in list(self._workers.values()):
             if worker.run_id not in live:  # cancelled, or reclaimed by another dispatcher
                 run = await self._call(self.store.run, worker.run_id)
@@ -415,12 +498,37 @@ class Dispatcher:
                 f"card {run.card_id} reclaimed from run {run.id} ({reason}); {card.status}"
             )
 
+    async def _note_pauses(self, live: dict[int, LiveRun]) -> None:
+        """Say when one of our cards starts waiting for a human (what it asks and the
+        command that answers it) and when it runs again."""
+        paused = {
+            run_id
+            for run_id, entry in live.items()
+            if entry.status == "needs_input" and run_id in self._workers
+        }
+        if paused == self._paused:
+            return
+        new, over = paused - self._paused, self._paused - paused
+        self._paused = paused
+        requests = await self._call(self.store.pending_requests) if new else {}
+        for run_id in sorted(new):
+            worker = self._workers[run_id]
+            request = requests.get(worker.card_id)
+            for line in report.waiting(worker.card_id, worker.title, request):
+                self._report(line)
+        for run_id in sorted(over):
+            entry = live.get(run_id)
+            if entry is not None and entry.status == "running":  # answered (else: it ended)
+                answer = await self._call(self.store.last_answer, entry.run.card_id, run_id)
+                self._report(report.resumed(entry.run.card_id, answer))
+
     def _worker_exited(self, pid: int, code: int) -> None:
         """The template reaped one of our workers (called from the events task)."""
         worker = next((w for w in self._workers.values() if w.pid == pid), None)
         if worker is None:
-            return
+            return  # released (its card already said so), or not ours
         del self._workers[worker.run_id]
+        self._paused.discard(worker.run_id)
         self._exiting.add(worker.run_id)
         task = asyncio.get_running_loop().create_task(
             self._after_exit(worker, code), name=f"after-exit-{worker.run_id}"
@@ -438,64 +546,82 @@ class Dispatcher:
     async def _record_exit(self, worker: LocalWorker, code: int) -> None:
         """A run still live after its worker exited is taken back, naming the exit status."""
         now = utcnow()
-        run = await self._call(self.store.run, worker.run_id)
+        end = await self._call(self.store.run_end, worker.run_id)
         seconds = time.monotonic() - worker.started
-        if run is not None and run.outcome == "running":  # died unfinished: take the card back
-            await self._take_back(run, f"worker {describe_exit(code)}", now)
+        if end is not None and end.run.outcome == "running":  # died unfinished: take it back
+            await self._take_back(end.run, f"worker {describe_exit(code)}", now)
         else:
-            detail = await self._call(self.store.detail, worker.card_id)
-            self._report(_finished(detail, worker.run_id, seconds))
+            self._report(report.finished(worker.card_id, end, seconds))
 
     # -- stopping ---------------------------------------------------------------------
 
     async def _drain(self) -> None:
-        """Give running workers the grace period, then kill and release the rest."""
-        deadline = time.monotonic() + (0 if self._stop_now else self.settings.grace)
-        if self._workers:
+        """Release at once the cards that wait for a human (their workers hold nothing
+        to finish), give the other running workers the grace period, then release the
+        rest. Says what it does: a stop is never silent."""
+        if not self._stopping:
+            return  # idle with --until-idle: nothing runs, nothing to say
+        try:
+            await asyncio.wait_for(self._settled(), 5)
+        except TimeoutError:
+            pass
+        grace = 0 if self._stop_now else self.settings.grace
+        if not self._workers:
+            self._report("stopping: nothing was running")
+        else:
+            self._report("stopping: no more cards will be claimed")
+            await self._release_paused()
+        if self._workers and grace:
+            count = len(self._workers)
             self._report(
-                f"stopping: waiting up to {self.settings.grace:g}s "
-                f"for {len(self._workers)} worker(s)"
+                f"giving {count} running {'card' if count == 1 else 'cards'} up to "
+                f"{grace:g}s to finish (Ctrl-C again: release now)"
             )
+        deadline = time.monotonic() + grace
         while self._workers and time.monotonic() < deadline and not self._stop_now:
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(0.1)
+            await self._release_paused()
         await asyncio.gather(*self._followups, return_exceptions=True)
-        now = utcnow()
-        live = {lr.run.id: lr for lr in await self._call(self.store.live_runs)}
+        why = "stopped at once" if self._stop_now else f"not finished within {grace:g}s"
         for worker in list(self._workers.values()):
-            kill_group(worker.pid)
-            entry = live.get(worker.run_id)
-            if entry is not None:
-                kill_group(entry.run.runner_pid)
-            if await self._call(
-                self.store.release, worker.run_id, now, "dispatcher stopped", self.id
-            ):
-                self._report(f"card {worker.card_id} released back to ready")
-            self._workers.pop(worker.run_id, None)
+            await self._release(worker, why)
+        self._report(f"dispatcher {self.id} stopped")
+
+    async def _settled(self) -> None:
+        for pool in self._pools.values():
+            await pool.settled()
+
+    async def _release_paused(self) -> None:
+        """Release our cards that wait for a human."""
+        if not self._workers:
+            return
+        live = await self._call(self.store.live_runs)
+        for entry in live:
+            worker = self._workers.get(entry.run.id)
+            if worker is not None and entry.status == "needs_input":
+                await self._release(worker, "it was waiting for a human")
+
+    async def _release(self, worker: LocalWorker, why: str) -> None:
+        """Give the card back to `ready` (the attempt not counted), then kill its worker.
+        The worker is forgotten first, so its exit adds no second line."""
+        if self._workers.pop(worker.run_id, None) is None:
+            return  # its exit came first and was reported
+        self._paused.discard(worker.run_id)
+        run = await self._call(self.store.run, worker.run_id)
+        released = await self._call(
+            self.store.release, worker.run_id, utcnow(), "dispatcher stopped", self.id
+        )
+        kill_group(worker.pid)
+        if run is not None:
+            kill_group(run.runner_pid)
+        if released:
+            self._report(f"card {worker.card_id} released back to ready ({why})")
+        else:  # it finished just now: say how, as its exit would have
+            end = await self._call(self.store.run_end, worker.run_id)
+            seconds = time.monotonic() - worker.started
+            self._report(report.finished(worker.card_id, end, seconds))
 
 
 def run_dispatcher(db_url: str, settings: Settings, report: Report | None = None) -> int:
     """Run a dispatcher in this process until it stops; returns its exit code."""
     return asyncio.run(Dispatcher(db_url, settings, report).run())
-
-
-def describe(settings: Settings) -> str:
-    """A one-line summary of the settings, for the start-up report."""
-    return (
-        f"concurrency {settings.concurrency}, heartbeat {settings.heartbeat:g}s, "
-        f"lease {settings.lease:g}s, tick {settings.tick:g}s"
-    )
-
-
-def _finished(detail: CardDetail, run_id: int, seconds: float) -> str:
-    """How a run ended, in one line for the dispatcher's report."""
-    card = detail.card
-    run = next((r for r in detail.runs if r.id == run_id), None)
-    took = f"after {seconds:.1f}s"
-    if run is None or run.outcome == "done":
-        return f"card {card.id} {card.status} {took}"
-    if card.status == Status.READY and card.not_before:
-        return (
-            f"card {card.id} attempt {run.attempt} {run.outcome} {took} ({run.error}); "
-            f"retrying at {parse_iso(card.not_before).astimezone():%H:%M:%S}"
-        )
-    return f"card {card.id} {card.status} {took}: {run.error}"

@@ -1,7 +1,10 @@
 """The dispatcher's side of the worker template: spawn workers, hear of their exits.
 
-See `workers.template` for the protocol. Spawns are serialised (one request in flight),
-which keeps the exchange trivial and costs nothing: a fork takes a few milliseconds.
+See `workers.template` for the protocol. A spawn request is written and not waited for:
+the dispatcher claims the next card while the template forks, and hears the worker's
+pid from the template's `spawned` report. Reports come in order, and the template holds
+back a worker's exit until its spawn is reported, so the pid of every worker is known
+before its exit arrives.
 """
 
 from __future__ import annotations
@@ -13,7 +16,8 @@ from collections.abc import Callable
 
 from workers.job import WorkerJob
 
-ExitHandler = Callable[[int, int], None]
+ExitHandler = Callable[[int, int], None]  # (pid, exit code)
+SpawnHandler = Callable[[int, int], None]  # (run id, pid)
 
 
 class TemplateDied(RuntimeError):
@@ -23,12 +27,17 @@ class TemplateDied(RuntimeError):
 class WorkerPool:
     """A running worker template and the workers it forked for us."""
 
-    def __init__(self, on_exit: ExitHandler, kind: str = "light") -> None:
+    def __init__(
+        self,
+        on_exit: ExitHandler,
+        kind: str = "light",
+        on_spawn: SpawnHandler = lambda _run, _pid: None,
+    ) -> None:
         self.kind = kind
-        self._on_exit = on_exit
+        self._on_exit, self._on_spawn = on_exit, on_spawn
         self._proc: asyncio.subprocess.Process | None = None
-        self._spawn_lock = asyncio.Lock()
-        self._spawned: asyncio.Future[int] | None = None
+        self._pending: set[int] = set()  # run ids asked for, not yet reported spawned
+        self._spawned = asyncio.Event()
         self.ready = asyncio.Event()
         self.started = False
 
@@ -48,15 +57,19 @@ class WorkerPool:
             raise TemplateDied(f"the {self.kind} worker template did not start: {first!r}")
         self.ready.set()
 
-    async def spawn(self, job: WorkerJob) -> int:
-        """Start a worker for `job`; returns its pid (also its process group)."""
+    async def spawn(self, job: WorkerJob) -> None:
+        """Ask for a worker for `job`; its pid comes to `on_spawn` once it is forked."""
         await self.ready.wait()
         assert self._proc is not None and self._proc.stdin is not None
-        async with self._spawn_lock:
-            self._spawned = asyncio.get_running_loop().create_future()
-            self._proc.stdin.write(job.to_line())
-            await self._proc.stdin.drain()
-            return await self._spawned
+        self._pending.add(job.run_id)
+        self._proc.stdin.write(job.to_line())
+        await self._proc.stdin.drain()
+
+    async def settled(self) -> None:
+        """Wait until every worker asked for has been reported spawned."""
+        while self._pending and self._proc is not None and self._proc.returncode is None:
+            self._spawned.clear()
+            await self._spawned.wait()
 
     async def listen(self) -> None:
         """Read the template's reports until it exits (a supervised task)."""
@@ -65,8 +78,12 @@ class WorkerPool:
             message = json.loads(line)
             if "exited" in message:
                 self._on_exit(int(message["exited"]), int(message["code"]))
-            elif "spawned" in message and self._spawned is not None:
-                self._spawned.set_result(int(message["pid"]))
+            elif "spawned" in message:
+                run_id = int(message["spawned"])
+                self._pending.discard(run_id)
+                self._on_spawn(run_id, int(message["pid"]))
+                self._spawned.set()
+        self._spawned.set()
         raise TemplateDied(f"the {self.kind} worker template exited")
 
     async def close(self) -> None:

@@ -27,6 +27,20 @@ def alive(pid: int) -> bool:
         return True  # no /proc (macOS): the signal check is all we have
 
 
+def started_at(pid: int) -> float | None:
+    """When the process with this pid started (seconds since the epoch), or None when
+    that cannot be told (no /proc). A pid reused after a reboot or a long time started
+    later than the process that once had it."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            ticks = int(handle.read().rsplit(b")", 1)[1].split()[19])
+        with open("/proc/stat", "rb") as handle:
+            boot = next(int(line.split()[1]) for line in handle if line.startswith(b"btime "))
+    except (OSError, IndexError, ValueError, StopIteration):
+        return None
+    return boot + ticks / os.sysconf("SC_CLK_TCK")
+
+
 def kill_group(pgid: int | None) -> bool:
     """SIGKILL the process group led by `pgid`; False if there was none to kill."""
     if not pgid or pgid <= 1:

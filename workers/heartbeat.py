@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from board import open_store
+from board import Store, open_store
 from board.clock import utcnow
 from hermes.errors import HermesError
 
@@ -32,13 +32,17 @@ class Heartbeat(threading.Thread):
         self.lost = threading.Event()
 
     def run(self) -> None:
-        store = open_store(self._db_url)
+        # The connection is opened at the first beat, not before: most runs of short
+        # cards end before it is due, and opening one (the schema read afresh in a new
+        # process) costs a few milliseconds of CPU.
+        store: Store | None = None
         last_ok = time.monotonic()
         wait = self._interval
         try:
             while not self._stopped.wait(wait):
                 began = time.monotonic()
                 try:
+                    store = store or open_store(self._db_url)
                     ok: bool | None = store.heartbeat(self._run_id, utcnow(), self._lease)
                 except HermesError:
                     ok = None  # the board is busy or unreachable: try again next beat
@@ -52,7 +56,8 @@ class Heartbeat(threading.Thread):
                 # counted from before the wait, maybe already over: renew it at once.
                 wait = 0.0 if ok and time.monotonic() - began > self._interval else self._interval
         finally:
-            store.close()
+            if store is not None:
+                store.close()
 
     def stop(self) -> None:
         """Stop beating (the run is over) and wait for the thread."""

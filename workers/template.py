@@ -19,14 +19,18 @@ the template exits and leaves the workers running: they finish their cards on th
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import signal
 import sys
 import traceback
+from pathlib import Path
 from types import FrameType
 
-from workers.job import WorkerJob
+from hermes.errors import HermesError
+from workers.job import Prepared, WorkerJob
+from workers.secrets import Masker
 from workers.worker import work
 
 
@@ -45,8 +49,102 @@ def _reap(_signum: int = 0, _frame: FrameType | None = None) -> None:
         _report({"exited": pid, "code": os.waitstatus_to_exitcode(status)})
 
 
-def _become_worker(job: WorkerJob) -> None:
-    """In the forked child: detach, point stdio away from the pipes, work, exit."""
+class Preparer:
+    """What every worker would read from the profile and settings files, read once
+    before forking: the secrets of card work and their masker, and the profiles.
+
+    Which variables are secrets depends on every profile file (`api_key_env`,
+    `secret_env`) and the settings file (tokens): reading them all took a forked worker
+    tens of milliseconds (YAML, pydantic, the settings' models built afresh), most of a
+    trivial card's time; validating its own profile took a few more. Profiles rarely
+    change, so the template reads them once, and again only when a profile file or the
+    settings file changed (checked before every fork: a few `stat` calls). The worker's
+    environment is the template's, so the answer is the worker's own. What cannot be
+    read here (a broken settings file, a broken profile) is left to the worker, which
+    fails the way it always did.
+    """
+
+    def __init__(self) -> None:
+        self._stamp: tuple[object, ...] | None = None
+        self._found: Prepared | None = None
+
+    def current(self) -> Prepared | None:
+        """What the files say now (None: let the worker read them itself)."""
+        try:
+            stamp = _stamp()
+            if stamp != self._stamp:
+                self._found, self._stamp = _prepare(), stamp
+        except (HermesError, OSError):
+            self._found, self._stamp = None, None
+        return self._found
+
+
+def _stamp() -> tuple[object, ...]:
+    """What the prepared answers depend on: every profile file and the settings file."""
+    from hermes.paths import hermes_home, profiles_dir
+    from profiles import profile_files
+
+    files = [*profile_files(profiles_dir()).values(), hermes_home() / "config.yaml"]
+    return tuple(_file_stamp(path) for path in files)
+
+
+def _file_stamp(path: Path) -> tuple[str, int, int, int] | str:
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return str(path)
+    return str(path), stat.st_ino, stat.st_mtime_ns, stat.st_size
+
+
+def _prepare() -> Prepared:
+    """`workers.context.card_secrets` and every profile the way `Config.load_profile`
+    reads it, with the settings read afresh (the process-wide Config is left alone, so a
+    worker that reads them itself still sees them as they are)."""
+    from hermes.config import read_config
+    from hermes.errors import ProfileError
+    from hermes.paths import board_url, hermes_home, profiles_dir
+    from profiles import Profile, profile_files, read_profile
+    from workers.secrets import named_secrets, secret_names
+
+    config = read_config(hermes_home(), board_url())
+    named = named_secrets(profiles_dir(), config.profile_defaults) | config.secret_names()
+    secrets = secret_names(os.environ, named)
+    profiles: dict[str, Profile] = {}
+    for name, path in profile_files(profiles_dir()).items():
+        try:
+            profiles[name] = read_profile(path, config.profile_defaults)
+        except ProfileError:
+            continue  # the worker of a card of this profile says what is wrong
+    return Prepared(secrets, Masker.of(os.environ, secrets), profiles)
+
+
+class Spare:
+    """A worker forked before its job: it detaches and then waits on a pipe of its own
+    for the job line, so when a job comes the fork is already done. Handed a job, it
+    works it; dismissed (its pipe closed empty), it exits without touching the board."""
+
+    def __init__(self, prepared: Prepared | None) -> None:
+        self.prepared = prepared
+        read, self._write = os.pipe()
+        self.pid = os.fork()
+        if self.pid == 0:
+            os.close(self._write)
+            _become_worker(read, prepared)
+        os.close(read)
+
+    def hand(self, job: WorkerJob) -> None:
+        """Give the spare its job (it starts at once)."""
+        os.write(self._write, job.to_line())
+        os.close(self._write)
+
+    def dismiss(self) -> None:
+        """Let the spare go unused: it exits."""
+        os.close(self._write)
+
+
+def _become_worker(jobs: int, prepared: Prepared | None) -> None:
+    """In the forked child: detach, point stdio away from the pipes, wait for the job,
+    work, exit."""
     code = 1
     try:
         os.setsid()
@@ -56,7 +154,11 @@ def _become_worker(job: WorkerJob) -> None:
         devnull = os.open(os.devnull, os.O_RDWR)
         for fd in (0, 1, 2):
             os.dup2(devnull, fd)
-        code = work(job)
+        line = b""
+        while chunk := os.read(jobs, 65536):
+            line += chunk
+        os.close(jobs)
+        code = work(WorkerJob.from_line(line), prepared) if line else 0
     except BaseException:
         traceback.print_exc()
     finally:
@@ -81,19 +183,26 @@ def main() -> None:
     warm(sys.argv[1] if len(sys.argv) > 1 else "light")
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the dispatcher's to handle
     signal.signal(signal.SIGCHLD, _reap)
+    preparer = Preparer()
+    gc.freeze()  # what is warm now stays out of the workers' collections (and shared)
+    spare = Spare(preparer.current())
     _report({"ready": True})
     stdin = sys.stdin.buffer
     while line := stdin.readline():
         job = WorkerJob.from_line(line)
+        prepared = preparer.current()
+        if prepared is not spare.prepared:  # a profile or the settings changed
+            spare.dismiss()
+            spare = Spare(prepared)
         # Hold SIGCHLD until the spawn is reported, so an exit never precedes its spawn.
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})
         try:
-            pid = os.fork()
-            if pid == 0:
-                _become_worker(job)
-            _report({"spawned": job.run_id, "pid": pid})
+            spare.hand(job)
+            _report({"spawned": job.run_id, "pid": spare.pid})
         finally:
             signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGCHLD})
+        spare = Spare(prepared)  # the next job's worker, forked while this one works
+    spare.dismiss()
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # leave the workers to finish alone
 
 

@@ -33,7 +33,7 @@ from workers.agent.resume import Resume, load, resumable_run
 from workers.attempt import Attempt
 from workers.context import card_secrets, make_context
 from workers.heartbeat import Heartbeat
-from workers.job import WorkerJob
+from workers.job import Prepared, WorkerJob
 from workers.logs import open_log, run_log
 from workers.runners import Outcome, RunContext, Runner, runner_for
 from workers.runners.goal import GoalRunner
@@ -61,21 +61,24 @@ class _Log:
             handle.write(f"[hermes {stamp}] {self.masker.text(text)}\n".encode())
 
 
-def work(job: WorkerJob) -> int:
-    """Run one attempt; the return value is the process exit code (see EXIT_*)."""
-    secrets, masker = card_secrets(os.environ)
+def work(job: WorkerJob, prepared: Prepared | None = None) -> int:
+    """Run one attempt; the return value is the process exit code (see EXIT_*).
+    `prepared`: the secrets, masker and profiles, when the worker template has them."""
+    secrets, masker = (prepared.secrets, prepared.masker) if prepared else card_secrets(os.environ)
     log = _Log(run_log(logs_dir(), job.card_id, job.run_id), masker)
     store = open_store(job.db_url)
     try:
         if not store.start_run(job.run_id, utcnow(), job.lease, pid=os.getpid(), host=HOST):
             log.line(f"run {job.run_id} is no longer live; not starting")
             return EXIT_FENCED
-        return _attempt(job, store, log, secrets)
+        return _attempt(job, store, log, secrets, prepared)
     finally:
         store.close()
 
 
-def _attempt(job: WorkerJob, store: Store, log: _Log, secrets: frozenset[str]) -> int:
+def _attempt(
+    job: WorkerJob, store: Store, log: _Log, secrets: frozenset[str], prepared: Prepared | None
+) -> int:
     card = store.card(job.card_id)
     attempt = Attempt(card.timeout)
     heartbeat = Heartbeat(
@@ -85,7 +88,8 @@ def _attempt(job: WorkerJob, store: Store, log: _Log, secrets: frozenset[str]) -
     log.line(f"run {job.run_id} of card {card.id} ({card.profile}) started, pid {os.getpid()}")
     review = False
     try:
-        profile = load_config().load_profile(card.profile)
+        known = prepared.profiles.get(card.profile) if prepared else None
+        profile = known or load_config().load_profile(card.profile)
         if card.model:  # the card names its own model
             profile = profile.model_copy(update={"model": card.model})
         review, attempt.human_timeout = profile.review, profile.human_timeout

@@ -1,9 +1,10 @@
-"""`hermes dispatcher ...`: run the board, and see what is running."""
+"""`hermes dispatcher ...`: run the board, see what is running, stop it from elsewhere."""
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -11,8 +12,13 @@ from board.cards import MAX_CONCURRENCY
 from board.clock import utcnow
 from hermes.cli.common import open_board, print_json, within
 from hermes.cli.options import JsonFlag
-from hermes.errors import InvalidInput
+from hermes.cli.printable import one_line
+from hermes.errors import InvalidInput, NotFound
 from hermes.paths import board_url
+
+if TYPE_CHECKING:
+    from board import Store
+    from board.dispatch_ops import Registered
 
 dispatcher_app = typer.Typer(
     help="Run cards: claim ready ones and work them in parallel.", no_args_is_help=True
@@ -20,10 +26,12 @@ dispatcher_app = typer.Typer(
 
 
 DAY = 86400.0
+STOP_POLL = 0.1
 
 
 def _report(text: str) -> None:
-    print(f"{datetime.now():%H:%M:%S} {text}", flush=True)
+    """One dispatcher line, stamped; board text in it (titles, commands) made safe."""
+    print(f"{datetime.now():%H:%M:%S} {one_line(text)}", flush=True)
 
 
 @dispatcher_app.command("start")
@@ -87,13 +95,103 @@ def start(
     raise typer.Exit(run_dispatcher(board_url(), settings, _report))
 
 
+@dispatcher_app.command("stop")
+def stop(
+    dispatcher: Annotated[
+        str | None,
+        typer.Argument(metavar="[ID]", help="The dispatcher to stop (its id, or the start of it)."),
+    ] = None,
+    every: Annotated[
+        bool, typer.Option("--all", help="Stop every dispatcher running on this board.")
+    ] = False,
+    wait: Annotated[
+        bool,
+        typer.Option("--wait/--no-wait", help="Wait until it has stopped (the default)."),
+    ] = True,
+    as_json: JsonFlag = False,
+) -> None:
+    """Stop a dispatcher running on this board (in another terminal or on another host)
+    as Ctrl-C would: no new claims, running cards finish within its grace, the rest go
+    back to ready."""
+    from dispatcher.registry import live
+
+    if dispatcher is not None and every:
+        raise InvalidInput("give a dispatcher id or --all, not both")
+    with open_board() as store:
+        now = utcnow()
+        running = live(store.registry(now), now)
+        chosen = _choose(running, dispatcher, every)
+        for entry in chosen:
+            if store.request_stop(entry.info.id, now) and not as_json:
+                print(f"asked dispatcher {entry.info.id} to stop", flush=True)
+        ids = [entry.info.id for entry in chosen]
+        if wait and ids and not as_json:
+            print("waiting for it to finish (Ctrl-C stops waiting, not the stop)", flush=True)
+        states = _wait_for(store, ids) if wait else {i: "stopping" for i in ids}
+    if as_json:
+        print_json({"dispatchers": [{"id": i, "state": s} for i, s in states.items()]})
+        return
+    if not chosen:
+        print("no dispatcher is running on this board")
+    for dispatcher_id, state in states.items():
+        if wait:
+            print(f"dispatcher {dispatcher_id} {state}")
+
+
+def _choose(running: list[Registered], wanted: str | None, every: bool) -> list[Registered]:
+    """The dispatchers a `stop` means; an ambiguous or unknown id is exit 2."""
+    if every or (wanted is None and len(running) <= 1):
+        return running
+    names = ", ".join(e.info.id for e in running) or "none is running"
+    if wanted is None:
+        raise InvalidInput(
+            f"{len(running)} dispatchers run on this board ({names}); name one "
+            "(hermes dispatcher stop ID) or stop them all with --all"
+        )
+    exact = [e for e in running if e.info.id == wanted]
+    found = exact or [e for e in running if e.info.id.startswith(wanted)]
+    if len(found) == 1:
+        return found
+    if not found:
+        raise NotFound(f"no running dispatcher {wanted!r} on this board ({names})")
+    raise InvalidInput(f"{wanted!r} matches several dispatchers ({names}); give more of the id")
+
+
+def _wait_for(store: Store, ids: list[str]) -> dict[str, str]:
+    """Wait until every dispatcher in `ids` has stopped or is gone; their states."""
+    from dispatcher.registry import judge
+
+    states: dict[str, str] = dict.fromkeys(ids, "stopping")
+    while True:
+        now = utcnow()
+        for entry in store.registry(now):
+            if entry.info.id in states:
+                states[entry.info.id] = judge(entry, now)
+        if all(state in ("stopped", "gone") for state in states.values()):
+            return states
+        time.sleep(STOP_POLL)
+
+
+def _dispatcher_json(entry: Registered, state: str) -> dict[str, Any]:
+    return {
+        **entry.info.to_json(),
+        "state": state,
+        "lease": entry.lease,
+        "stop_requested_at": entry.stop_requested_at,
+    }
+
+
 @dispatcher_app.command("status")
 def status(as_json: JsonFlag = False) -> None:
-    """Dispatchers on this board, live workers and their leases, the last tick."""
+    """Dispatchers on this board (running, stopping, gone or stopped), live workers and
+    their leases, the last tick."""
+    from dispatcher.registry import judge
+
     now = utcnow()
     with open_board() as store:
-        dispatchers = store.dispatchers(now)
+        registry = store.registry(now)
         live = store.live_runs()
+    states = [judge(entry, now) for entry in registry]
     if as_json:
         runs = [
             {
@@ -105,9 +203,10 @@ def status(as_json: JsonFlag = False) -> None:
             }
             for entry in live
         ]
-        print_json({"dispatchers": [d.to_json() for d in dispatchers], "runs": runs})
+        dispatchers = [_dispatcher_json(e, s) for e, s in zip(registry, states, strict=True)]
+        print_json({"dispatchers": dispatchers, "runs": runs})
         return
     from hermes.cli.console import console
     from hermes.cli.render import status_view
 
-    console().print(status_view(dispatchers, live, now))
+    console().print(status_view([e.info for e in registry], live, now, states))

@@ -283,7 +283,8 @@ VALUE_CASES: list[tuple[list[str], str]] = [
     (["goal", "x", "--repo", "{files}/missing"], "--repo {files}/missing is not a directory"),
     ([*GOAL, "--repo", "{files}/plain"], "--no-repo cannot be combined with --repo"),
     # commands, arguments and options that do not exist
-    (["dispatcher", "stop"], "no such command 'stop'"),
+    (["dispatcher", "stop", "nope"], "no running dispatcher 'nope' on this board"),
+    (["dispatcher", "halt"], "no such command 'halt'"),
     (["demo", "now"], "got unexpected extra argument(s) (now)"),
     (["board", "stats", "--json", "--bogus"], "no such option: --bogus"),
     (["dispatcher", "status", "--json", "extra"], "unexpected extra argument(s) (extra)"),

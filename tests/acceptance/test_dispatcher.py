@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -219,7 +220,8 @@ def test_a_worker_that_outlived_its_lease_cannot_change_the_card(cli: Cli, db_ur
         os.kill(worker, signal.SIGSTOP)  # freeze it, then take its card away
         assert store.reclaim(run_id, utcnow(), "test: taken away", "test")
         store.cancel(card, utcnow())
-        os.kill(worker, signal.SIGCONT)
+        with contextlib.suppress(ProcessLookupError):  # the dispatcher may have killed it
+            os.kill(worker, signal.SIGCONT)
         wait_until(lambda: gone(worker) and gone(runner), timeout=10)
         detail = store.detail(card)
         assert detail.card.status == "cancelled" and detail.card.result is None

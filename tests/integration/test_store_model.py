@@ -191,7 +191,8 @@ class BoardMachine(RuleBasedStateMachine):
         if run is None:
             return
         m = self.model
-        live = run in m.live and m.cards[m.live[run]].status == "running"
+        # a paused run fails too (a human who never answered, an attempt past its deadline)
+        live = run in m.live and m.cards[m.live[run]].status in ("running", "needs_input")
         assert self.store.fail(run, self.tick(), "boom") == live
         if live:
             m.take_back(run)
