@@ -22,6 +22,7 @@ gateway:
 from __future__ import annotations
 
 import difflib
+import functools
 import ipaddress
 import json
 import os
@@ -41,8 +42,10 @@ ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
 LOOPBACK_NAMES = ("localhost",)
 
 
+@functools.cache
 def _models() -> Any:
-    """The pydantic models of the settings file (imported only when a file exists)."""
+    """The pydantic models of the settings file (built on first use, once: building
+    them costs ~30 ms, and a worker template asks for them per card)."""
     from pydantic import BaseModel, ConfigDict, Field, model_validator
 
     class Section(BaseModel):
