@@ -40,6 +40,8 @@ if TYPE_CHECKING:
 
 ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
 LOOPBACK_NAMES = ("localhost",)
+#: The chat platforms the gateway speaks, as config.yaml names them.
+CHAT_PLATFORMS = ("telegram", "discord", "slack")
 
 
 @functools.cache
@@ -151,6 +153,12 @@ class Config:
         from profiles import list_profiles
 
         return list_profiles(self.home / "profiles", self.profile_defaults)
+
+    def chat_platforms(self) -> dict[str, Any]:
+        """Platform name -> its settings section, for those config.yaml sets up."""
+        gateway = self.settings.gateway
+        sections = {name: getattr(gateway, name) for name in CHAT_PLATFORMS}
+        return {name: section for name, section in sections.items() if section is not None}
 
     def secret_names(self) -> set[str]:
         """The variables the settings name as holding secrets (tokens), defaults

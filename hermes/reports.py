@@ -8,10 +8,13 @@ returns plain JSON-ready values; unknown ids raise the board's own `NotFound`.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from board import Status, Store
+from board.clock import parse_iso
 from hermes.errors import InvalidInput, NotFound
 from hermes.paths import logs_dir
 
@@ -83,3 +86,74 @@ def card_at(store: Store, path: Path) -> dict[str, Any]:
             if card.worktree and Path(card.worktree).resolve() == folder:
                 return card.to_json()
     raise NotFound(f"{resolved} is not inside a card's worktree")
+
+
+def dispatchers(store: Store, now: datetime) -> dict[str, Any]:
+    """Every dispatcher on the board with its judged state, and the live runs."""
+    from dispatcher.registry import judge
+
+    registry = store.registry(now)
+    runs = [
+        {
+            **entry.run.to_json(),
+            "card_id": entry.run.card_id,
+            "title": entry.title,
+            "profile": entry.profile,
+            "status": entry.status,
+        }
+        for entry in store.live_runs()
+    ]
+    found = [
+        {
+            **entry.info.to_json(),
+            "state": judge(entry, now),
+            "lease": entry.lease,
+            "stop_requested_at": entry.stop_requested_at,
+        }
+        for entry in registry
+    ]
+    return {"dispatchers": found, "runs": runs}
+
+
+#: Seconds after which a gateway's heartbeat says it is no longer running.
+GATEWAY_FRESH = 20.0
+
+
+def platforms(store: Store, configured: Iterable[str], now: datetime) -> list[dict[str, Any]]:
+    """Each chat platform set up or seen: running, connected, last message, backlog."""
+    states = {state["platform"]: state for state in store.gateway_states()}
+
+    def fresh(heartbeat_at: str | None) -> bool:
+        return heartbeat_at is not None and age_seconds(heartbeat_at, now) < GATEWAY_FRESH
+
+    rows = []
+    for name in sorted(set(configured) | set(states)):
+        state = states.get(name, {})
+        rows.append(
+            {
+                "platform": name,
+                "configured": name in configured,
+                "running": bool(state) and fresh(state["heartbeat_at"]),
+                "connected": bool(state.get("connected")) and fresh(state.get("heartbeat_at")),
+                "last_message_at": state.get("last_message_at"),
+                "undelivered": state.get("undelivered", 0),
+                "failing": state.get("failing", 0),
+                "last_error": state.get("last_error"),
+            }
+        )
+    return rows
+
+
+def board_status(store: Store, configured: Iterable[str], now: datetime) -> dict[str, Any]:
+    """The board at a glance for `GET /api/status`: dispatchers, counts, platforms."""
+    stats = store.stats(now)
+    return {
+        **dispatchers(store, now),
+        "counts": stats["by_status"],
+        "platforms": platforms(store, configured, now),
+    }
+
+
+def age_seconds(stamp: str, now: datetime) -> float:
+    """Seconds from an ISO time on the board to `now`."""
+    return (now - parse_iso(stamp)).total_seconds()

@@ -14,7 +14,6 @@ from typing import Any
 from gateway.chat.platform import Platform
 from hermes.errors import HermesError
 
-PLATFORMS = ("telegram", "discord", "slack")
 EXTRA = "pip install 'hermes-board[gateway]'"
 
 

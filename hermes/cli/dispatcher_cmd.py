@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -172,15 +172,6 @@ def _wait_for(store: Store, ids: list[str]) -> dict[str, str]:
         time.sleep(STOP_POLL)
 
 
-def _dispatcher_json(entry: Registered, state: str) -> dict[str, Any]:
-    return {
-        **entry.info.to_json(),
-        "state": state,
-        "lease": entry.lease,
-        "stop_requested_at": entry.stop_requested_at,
-    }
-
-
 @dispatcher_app.command("status")
 def status(as_json: JsonFlag = False) -> None:
     """Dispatchers on this board (running, stopping, gone or stopped), live workers and
@@ -189,23 +180,14 @@ def status(as_json: JsonFlag = False) -> None:
 
     now = utcnow()
     with open_board() as store:
+        if as_json:
+            from hermes.reports import dispatchers
+
+            print_json(dispatchers(store, now))
+            return
         registry = store.registry(now)
         live = store.live_runs()
     states = [judge(entry, now) for entry in registry]
-    if as_json:
-        runs = [
-            {
-                **entry.run.to_json(),
-                "card_id": entry.run.card_id,
-                "title": entry.title,
-                "profile": entry.profile,
-                "status": entry.status,
-            }
-            for entry in live
-        ]
-        dispatchers = [_dispatcher_json(e, s) for e, s in zip(registry, states, strict=True)]
-        print_json({"dispatchers": dispatchers, "runs": runs})
-        return
     from hermes.cli.console import console
     from hermes.cli.render import status_view
 

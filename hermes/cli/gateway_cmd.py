@@ -10,32 +10,27 @@ import typer
 
 from hermes.cli.common import print_json
 from hermes.cli.options import JsonFlag
+from hermes.config import CHAT_PLATFORMS as PLATFORMS
+from hermes.config import Config
 from hermes.errors import InvalidInput
 
 gateway_app = typer.Typer(
     help="Chat platforms (Telegram, Discord, Slack) where messages become cards.",
     no_args_is_help=True,
 )
-PLATFORMS = ("telegram", "discord", "slack")
 
 
 def _report(text: str) -> None:
     print(f"{datetime.now():%H:%M:%S} {text}", flush=True)
 
 
-def configured_platforms(settings: Any) -> dict[str, Any]:
-    """Platform name -> its settings section, for those `config.yaml` sets up."""
-    sections = {name: getattr(settings.gateway, name) for name in PLATFORMS}
-    return {name: section for name, section in sections.items() if section is not None}
-
-
-def gateway_services(names: list[str] | None, db_url: str, settings: Any) -> dict[str, Any]:
+def gateway_services(names: list[str] | None, config: Config) -> dict[str, Any]:
     """The supervised services of the chosen (default: every configured) platform,
     checked before anything starts: settings, client library, token."""
     from gateway.chat.adapters import make_platform
     from gateway.chat.service import serve
 
-    configured = configured_platforms(settings)
+    configured = config.chat_platforms()
     chosen = list(dict.fromkeys(names or configured))
     for name in chosen:
         if name not in PLATFORMS:
@@ -48,7 +43,9 @@ def gateway_services(names: list[str] | None, db_url: str, settings: Any) -> dic
     services = {}
     for name in chosen:
         platform = make_platform(name, configured[name])
-        services[f"gateway:{name}"] = partial(serve, platform, configured[name], db_url, _report)
+        services[f"gateway:{name}"] = partial(
+            serve, platform, configured[name], config.db_url, _report
+        )
     return services
 
 
@@ -66,7 +63,7 @@ def start(
     from hermes.config import load_config
 
     config = load_config()
-    services = gateway_services(platform, config.db_url, config.settings)
+    services = gateway_services(platform, config)
     if not services:
         raise InvalidInput(
             "no chat platform is set up: add a gateway section to config.yaml (see docs/gateway.md)"
@@ -81,25 +78,11 @@ def status(as_json: JsonFlag = False) -> None:
     from board.clock import age, utcnow
     from hermes.cli.common import open_board
     from hermes.config import load_config
+    from hermes.reports import platforms
 
-    configured = configured_platforms(load_config().settings)
+    configured = load_config().chat_platforms()
     with open_board() as store:
-        states = {state["platform"]: state for state in store.gateway_states()}
-    rows = []
-    for name in sorted(set(configured) | set(states)):
-        state = states.get(name, {})
-        rows.append(
-            {
-                "platform": name,
-                "configured": name in configured,
-                "running": bool(state) and _fresh(state["heartbeat_at"]),
-                "connected": bool(state.get("connected")) and _fresh(state.get("heartbeat_at")),
-                "last_message_at": state.get("last_message_at"),
-                "undelivered": state.get("undelivered", 0),
-                "failing": state.get("failing", 0),
-                "last_error": state.get("last_error"),
-            }
-        )
+        rows = platforms(store, configured, utcnow())
     if as_json:
         print_json(rows)
         return
@@ -114,14 +97,6 @@ def status(as_json: JsonFlag = False) -> None:
         waiting = f"{row['undelivered']} chats with undelivered messages"
         failing = f", {row['failing']} failing" if row["failing"] else ""
         print(f"{row['platform']:<9} {said:<12} {heard}; {waiting}{failing}")
-
-
-def _fresh(heartbeat_at: str | None) -> bool:
-    from board.clock import parse_iso, utcnow
-
-    if heartbeat_at is None:
-        return False
-    return (utcnow() - parse_iso(heartbeat_at)).total_seconds() < 20
 
 
 @gateway_app.command("allow")
