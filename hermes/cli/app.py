@@ -17,7 +17,7 @@ from hermes.cli.approvals_cmd import approvals_app
 from hermes.cli.board_cmd import board_app
 from hermes.cli.common import print_json
 from hermes.cli.cron_cmd import cron_app
-from hermes.cli.dispatcher_cmd import dispatcher_app, start
+from hermes.cli.dispatcher_cmd import dispatcher_app, up
 from hermes.cli.gateway_cmd import gateway_app
 from hermes.cli.goal_cmd import goal_app
 from hermes.cli.mcp_cmd import mcp_app
@@ -47,9 +47,10 @@ app.command("web")(web)
 
 app.command(
     "up",
-    help="Run everything configured, in one process, until Ctrl-C: today the dispatcher "
-    "and its cron schedules (the chat gateway, web board and MCP server will join).",
-)(start)
+    help="Run everything in one process until Ctrl-C: the dispatcher and its cron "
+    "schedules, the web board, API and MCP server (http settings), and every chat "
+    "platform set up in config.yaml.",
+)(up)
 
 
 @app.command("demo")

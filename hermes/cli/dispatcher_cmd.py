@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
@@ -19,6 +20,7 @@ from hermes.paths import board_url
 if TYPE_CHECKING:
     from board import Store
     from board.dispatch_ops import Registered
+    from dispatcher import Settings
 
 dispatcher_app = typer.Typer(
     help="Run cards: claim ready ones and work them in parallel.", no_args_is_help=True
@@ -34,65 +36,101 @@ def _report(text: str) -> None:
     print(f"{datetime.now():%H:%M:%S} {one_line(text)}", flush=True)
 
 
-@dispatcher_app.command("start")
-def start(
-    concurrency: Annotated[
-        int, typer.Option(metavar="N", help="Workers at once (each profile also has a limit).")
-    ] = 4,
-    until_idle: Annotated[
-        bool, typer.Option("--until-idle", help="Exit once nothing can run any more.")
-    ] = False,
-    tick: Annotated[
-        float, typer.Option(metavar="SECONDS", help="Fallback wake-up interval.")
-    ] = 5.0,
-    heartbeat: Annotated[
-        float, typer.Option(metavar="SECONDS", help="How often workers renew their lease.")
-    ] = 10.0,
-    lease: Annotated[
-        float,
-        typer.Option(metavar="SECONDS", help="Reclaim a run after this long without a heartbeat."),
-    ] = 60.0,
-    grace: Annotated[
-        float,
-        typer.Option(metavar="SECONDS", help="On stop, how long running workers may finish."),
-    ] = 10.0,
-    backoff: Annotated[
-        float, typer.Option(metavar="SECONDS", help="Wait before the first retry (doubles).")
-    ] = 10.0,
-    backoff_max: Annotated[
-        float, typer.Option(metavar="SECONDS", help="Longest wait between retries.")
-    ] = 300.0,
-) -> None:
-    """Run the board in the foreground until Ctrl-C (or idle with --until-idle)."""
-    within("--concurrency", concurrency, 1, MAX_CONCURRENCY)
-    for name, value in (
-        ("--tick", tick),
-        ("--heartbeat", heartbeat),
-        ("--lease", lease),
-        ("--backoff", backoff),
-        ("--backoff-max", backoff_max),
-    ):
-        within(name, value, 0.01, DAY, " seconds")
-    within("--grace", grace, 0, DAY, " seconds")
-    if lease <= heartbeat:
-        raise InvalidInput(
-            f"--lease {lease:g} must be longer than --heartbeat {heartbeat:g}, "
-            "or every run would be reclaimed between two heartbeats"
-        )
-    from board import Backoff
-    from dispatcher import Settings, run_dispatcher
+def _runner(everything: bool) -> Callable[..., None]:
+    """`dispatcher start`, or with `everything` `hermes up`: the same options."""
 
-    settings = Settings(
-        concurrency=concurrency,
-        tick=tick,
-        heartbeat=heartbeat,
-        lease=lease,
-        grace=grace,
-        until_idle=until_idle,
-        backoff=Backoff(backoff, max(backoff, backoff_max)),
+    def start(
+        concurrency: Annotated[
+            int, typer.Option(metavar="N", help="Workers at once (each profile also has a limit).")
+        ] = 4,
+        until_idle: Annotated[
+            bool, typer.Option("--until-idle", help="Exit once nothing can run any more.")
+        ] = False,
+        tick: Annotated[
+            float, typer.Option(metavar="SECONDS", help="Fallback wake-up interval.")
+        ] = 5.0,
+        heartbeat: Annotated[
+            float, typer.Option(metavar="SECONDS", help="How often workers renew their lease.")
+        ] = 10.0,
+        lease: Annotated[
+            float,
+            typer.Option(
+                metavar="SECONDS", help="Reclaim a run after this long without a heartbeat."
+            ),
+        ] = 60.0,
+        grace: Annotated[
+            float,
+            typer.Option(metavar="SECONDS", help="On stop, how long running workers may finish."),
+        ] = 10.0,
+        backoff: Annotated[
+            float, typer.Option(metavar="SECONDS", help="Wait before the first retry (doubles).")
+        ] = 10.0,
+        backoff_max: Annotated[
+            float, typer.Option(metavar="SECONDS", help="Longest wait between retries.")
+        ] = 300.0,
+    ) -> None:
+        within("--concurrency", concurrency, 1, MAX_CONCURRENCY)
+        for name, value in (
+            ("--tick", tick),
+            ("--heartbeat", heartbeat),
+            ("--lease", lease),
+            ("--backoff", backoff),
+            ("--backoff-max", backoff_max),
+        ):
+            within(name, value, 0.01, DAY, " seconds")
+        within("--grace", grace, 0, DAY, " seconds")
+        if lease <= heartbeat:
+            raise InvalidInput(
+                f"--lease {lease:g} must be longer than --heartbeat {heartbeat:g}, "
+                "or every run would be reclaimed between two heartbeats"
+            )
+        from board import Backoff
+        from dispatcher import Settings, run_dispatcher
+
+        settings = Settings(
+            concurrency=concurrency,
+            tick=tick,
+            heartbeat=heartbeat,
+            lease=lease,
+            grace=grace,
+            until_idle=until_idle,
+            backoff=Backoff(backoff, max(backoff, backoff_max)),
+        )
+        open_board().close()  # create or migrate the board before any worker opens it
+        if not everything:
+            raise typer.Exit(run_dispatcher(board_url(), settings, _report))
+        raise typer.Exit(_run_everything(settings))
+
+    return start
+
+
+start = dispatcher_app.command(
+    "start", help="Run the board in the foreground until Ctrl-C (or idle with --until-idle)."
+)(_runner(everything=False))
+up = _runner(everything=True)
+
+
+def _run_everything(settings: Settings) -> int:
+    """`hermes up`: the dispatcher, the HTTP server and every chat platform set up."""
+    import asyncio
+
+    from dispatcher import Dispatcher
+    from gateway.http.server import check_bind, serve, server_token
+    from hermes.app import run_beside
+    from hermes.cli.gateway_cmd import gateway_services
+    from hermes.config import load_config
+
+    config = load_config()
+    http = config.settings.http
+    check_bind(http.host, server_token(http), http.token_env)
+    services = {"http": lambda: serve(config.db_url, http), **gateway_services(None, config)}
+    chats = [name.split(":", 1)[1] for name in services if name.startswith("gateway:")]
+    _report(
+        f"hermes up: the dispatcher, the web board at http://{http.host}:{http.port}/"
+        + (f", chat on {', '.join(chats)}" if chats else " (no chat platform set up)")
     )
-    open_board().close()  # create or migrate the board before any worker opens it
-    raise typer.Exit(run_dispatcher(board_url(), settings, _report))
+    dispatcher = Dispatcher(config.db_url, settings, _report)
+    return asyncio.run(run_beside(dispatcher, services, _report))
 
 
 @dispatcher_app.command("stop")
