@@ -22,7 +22,7 @@ import mcp_types as types
 from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel import Server
 
-from gateway.operations import TOOLS, Door, Operation
+from gateway.operations import TOOLS, Door, Operation, worded
 from hermes import __version__
 from hermes.board_thread import BoardThread
 from hermes.errors import HermesError
@@ -89,7 +89,7 @@ async def call(board: BoardThread, door: Door, name: str, arguments: Any) -> typ
     try:
         document = await board(lambda store: operation(store, arguments, door))
     except HermesError as exc:
-        return failure(exc.worded())
+        return failure(worded(exc))
     except Exception as exc:  # a bug: tell the caller plainly and keep serving
         log.exception("tool %s failed", name)
         return failure(f"hermes failed unexpectedly: {type(exc).__name__}: {exc}")
