@@ -179,6 +179,9 @@ def prepare_worktree(
             if path.exists():
                 shutil.rmtree(path)
             path.parent.mkdir(parents=True, exist_ok=True)
+            # `git worktree add` locks the new worktree while it makes it: one killed
+            # half-way leaves a lock that `prune` respects and `add` refuses to reuse.
+            repo.git.worktree("unlock", str(path), with_exceptions=False)
             repo.git.worktree("prune")
             if branch in [head.name for head in repo.heads]:
                 repo.git.worktree("add", str(path), branch)
@@ -206,7 +209,10 @@ def _reuse(repo_root: Path, card_id: int, path: Path, keep: bool) -> Git | None:
     try:
         worktree = _card_git(repo_root, card_id, path)
     except WorkspaceError:
-        _open(repo_root).git.worktree("remove", "--force", str(path), with_exceptions=False)
+        # twice: a worktree whose `git worktree add` was killed half-way is still locked
+        _open(repo_root).git.worktree(
+            "remove", "--force", "--force", str(path), with_exceptions=False
+        )
         return None
     if not keep:
         worktree.reset("--hard")

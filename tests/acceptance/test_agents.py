@@ -104,7 +104,10 @@ def test_approve_reject_and_reply_from_the_command_line(
     ask = add_card(cli, "Pick a region", "--profile", "ops", "--no-repo")
     with dispatcher(*FAST, "--lease", "10"), open_store(db_url) as store:
         for card in (push, deploy, ask):
-            wait_until(lambda c=card: store.card(c).status == "needs_input", timeout=30)
+            try:
+                wait_until(lambda c=card: store.card(c).status == "needs_input", timeout=60)
+            except AssertionError as exc:  # say where the card got to instead
+                raise AssertionError(store.detail(card)) from exc
         shown = cli("board", "show", str(push)).out
         assert "approval to run: git push --force origin main" in shown
         assert "high risk: force push" in shown and f"hermes board approve {push}" in shown

@@ -4,6 +4,7 @@ gc and reconcile, with the user's own checkout never touched."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 from board import open_store
 from tests.conftest import Cli
 from tests.helpers.processes import FAST, finish, git, local_shell, make_repo, start_dispatcher
+from worktrees.git_ops import prepare_worktree
 
 
 def add_in(cli: Cli, repo: Path, title: str, body: str, *extra: str, profile: str = "shell") -> int:
@@ -229,3 +231,22 @@ def test_a_dispatcher_removes_stray_worktrees_left_by_a_crash(
     assert not stray.exists()
     listed = git(repo, "worktree", "list")
     assert "card-99" not in listed and f"card-{card}" in listed
+
+
+@pytest.mark.parametrize("left", ["nothing", "a half-made folder"])
+def test_a_worktree_whose_git_add_was_killed_is_made_anew(
+    repo: Path, tmp_path: Path, left: str
+) -> None:
+    """`git worktree add` locks the worktree while it works: a worker killed then leaves
+    a locked registration (and maybe part of the folder), which must not fail every
+    later attempt of the card."""
+    path = tmp_path / "worktrees" / "card-1"
+    git(repo, "worktree", "add", "-b", "hermes/card-1", str(path))
+    git(repo, "worktree", "lock", "--reason", "initializing", str(path))
+    shutil.rmtree(path)
+    if left == "a half-made folder":
+        path.mkdir()
+        (path / "partial").write_text("x")
+    prepare_worktree(repo, git(repo, "branch", "--show-current"), 1, path, [])
+    assert (path / "README.md").read_text() == "# project\n"
+    assert git(path, "branch", "--show-current") == "hermes/card-1"
