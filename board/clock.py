@@ -51,15 +51,17 @@ def parse_when(text: str, now: datetime) -> datetime:
             moment = datetime.fromisoformat(value)
         except ValueError:
             raise InvalidInput(
-                f"--at {text!r} is not a time; use ISO 8601 (2026-11-21T09:00, "
-                "2026-11-21T09:00:00Z) or a delay such as +30s, +10m, +2h"
+                f"{{field}} {text!r} is not a time; use ISO 8601 (2026-11-21T09:00, "
+                "2026-11-21T09:00:00Z) or a delay such as +30s, +10m, +2h",
+                field="at",
             ) from None
         if moment.tzinfo is None:
             moment = moment.astimezone()  # a naive time is the user's local time
         return moment.astimezone(UTC)  # a time that cannot be stored in UTC fails here
     except (OverflowError, ValueError):  # past year 9999, or before year 1, in UTC
         raise InvalidInput(
-            f"--at {text!r} is out of range; give a time between the years 1 and 9999"
+            f"{{field}} {text!r} is out of range; give a time between the years 1 and 9999",
+            field="at",
         ) from None
 
 

@@ -20,7 +20,7 @@ from board import CardFilter, Store, parse_status
 from board.clock import utcnow
 from board.db import LARGEST
 from hermes import reports
-from hermes.errors import InvalidInput
+from hermes.errors import HermesError, InvalidInput
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +139,16 @@ class Operation:
     def __call__(self, store: Store, raw: object, door: Door) -> Any:
         """Check `raw` (a JSON object) and do it; bad input raises `InvalidInput`."""
         return self.run(store, parse(self.args, raw), door)
+
+
+#: Fields the board names differently from these arguments.
+_JSON_NAMES = {"label": "labels"}
+
+
+def worded(exc: HermesError) -> str:
+    """An error as API and MCP callers read it: fields by their argument names, no
+    command-line flags or hints."""
+    return exc.worded(lambda field: _JSON_NAMES.get(field, field))
 
 
 def parse(model: type[Args], raw: object) -> Any:

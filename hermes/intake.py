@@ -73,7 +73,9 @@ def resolve(request: CardRequest, now: datetime) -> NewCard:
             f"{profile.name!r} runs the body with bash, which cannot take one: remove it"
         )
     if request.no_repo and (request.base is not None or request.repo is not None):
-        raise InvalidInput("--no-repo cannot be combined with --repo or --base; drop one")
+        raise InvalidInput(
+            "{field} cannot be combined with a repository or a base; drop one", field="no_repo"
+        )
     repo_root, base = None, None
     if not request.no_repo:
         explicit = request.repo is not None

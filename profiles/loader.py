@@ -19,7 +19,7 @@ from profiles.files import profile_file, profile_files
 from profiles.model import Profile
 
 #: Fields whose bad value may be a secret pasted by mistake: never echoed in errors.
-SECRET_SHAPED = ("api_key_env", "env", "secret_env")
+SECRET_SHAPED = ("api_key_env", "env", "secret_env", "mcp_servers")
 
 _SafeLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 

@@ -6,6 +6,7 @@ error that names the field instead of a setting that silently does nothing.
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from typing import Any, Literal
 
@@ -48,6 +49,44 @@ class ApprovalRules(BaseModel):
 
 Tool = Literal["shell", "files", "board", "skills"]
 ALL_TOOLS: tuple[Tool, ...] = ("shell", "files", "board", "skills")
+#: Every built-in tool an agent may be offered, by the name the model sees (the
+#: contract's); `allowed_tools` names these and the `mcp__<server>__<tool>` ones.
+BUILTIN_TOOLS = (
+    "shell", "read_file", "write_file", "edit_file", "list_files",
+    "board_add", "board_comment", "ask_human", "skill_view", "skill_create",
+)  # fmt: skip
+MCP_PREFIX = "mcp__"
+#: An MCP server's name becomes part of its tools' names (`mcp__NAME__TOOL`): no `__` in it.
+SERVER_NAME = r"^[A-Za-z0-9-]+(?:_[A-Za-z0-9-]+)*$"
+
+
+class McpServer(BaseModel):
+    """A stdio MCP server whose tools the agent is offered as `mcp__<name>__<tool>`
+    (docs/mcp.md): started when a run starts, stopped when it ends."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(max_length=40)
+    command: str = Field(min_length=1)
+    args: list[str] = Field(default_factory=list)
+    env: dict[str, str] = Field(default_factory=dict)  # VALUE, or ${NAME} from hermes' own
+
+    @field_validator("name")
+    @classmethod
+    def _tool_name_part(cls, name: str) -> str:
+        if not re.fullmatch(SERVER_NAME, name):
+            raise ValueError(
+                f"server name {name!r} must be letters, digits, '-' and single '_' "
+                "(its tools are named mcp__NAME__TOOL), e.g. github"
+            )
+        return name
+
+    @field_validator("env")
+    @classmethod
+    def _variable_names(cls, env: dict[str, str]) -> dict[str, str]:
+        if not all(re.fullmatch(ENV_NAME, name) for name in env):
+            raise ValueError("env maps variable names to values, e.g. {GITHUB_HOST: github.com}")
+        return env
 
 
 class Profile(BaseModel):
@@ -68,6 +107,8 @@ class Profile(BaseModel):
     api_key_env: str | None = "OPENAI_API_KEY"
     soul: str = ""
     tools: list[Tool] = Field(default_factory=lambda: list(ALL_TOOLS))
+    mcp_servers: list[McpServer] = Field(default_factory=list)  # their tools are offered too
+    allowed_tools: list[str] | None = None  # only these tools (names or globs); None: all
     max_turns: int = Field(default=30, ge=1)
     max_seconds: float | None = Field(
         default=None, gt=0, allow_inf_nan=False
@@ -142,4 +183,33 @@ class Profile(BaseModel):
                 f"with `api_base`, `model` needs its provider: write openai/{self.model} for "
                 "an OpenAI-compatible server (or PROVIDER/NAME for another)"
             )
+        return self._mcp_tools_known()
+
+    def _mcp_tools_known(self) -> Profile:
+        """Server names are unique, and `allowed_tools` names tools that can exist: a typo
+        would otherwise hide a tool without a word."""
+        names = [server.name for server in self.mcp_servers]
+        twice = sorted({name for name in names if names.count(name) > 1})
+        if twice:
+            raise ValueError(f"mcp_servers: the name {twice[0]!r} is used twice; rename one")
+        for entry in self.allowed_tools or ():
+            _check_allowed(entry, names)
         return self
+
+
+def _check_allowed(entry: str, servers: list[str]) -> None:
+    """Refuse an `allowed_tools` entry that no tool of this profile could ever match."""
+    if entry.startswith(MCP_PREFIX):
+        server = entry.removeprefix(MCP_PREFIX).split("__", 1)[0]
+        if any(ch in server for ch in "*?[") or server in servers:
+            return
+        known = ", ".join(servers) or "none yet: add them under mcp_servers"
+        raise ValueError(
+            f"allowed_tools: {entry!r} names MCP server {server!r}, which this profile does "
+            f"not have (its servers: {known})"
+        )
+    if not fnmatch.filter(BUILTIN_TOOLS, entry):
+        raise ValueError(
+            f"allowed_tools: {entry!r} is not a tool; the built-in tools are "
+            f"{', '.join(BUILTIN_TOOLS)}, and MCP tools are named mcp__SERVER__TOOL"
+        )

@@ -26,7 +26,7 @@ def _git(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False)
     except FileNotFoundError:
         raise InvalidInput(
-            "git is not installed; install git or add the card with --no-repo"
+            "git is not installed; install git", cli_hint="or add the card with --no-repo"
         ) from None
 
 
@@ -37,13 +37,16 @@ def resolve_repo(path: Path, base: str | None, *, explicit: bool) -> RepoRef | N
     which is then an error that says how to fix it.
     """
     if not path.is_dir():
-        raise InvalidInput(f"--repo {path} is not a directory; give a git repository's path")
+        raise InvalidInput(
+            f"{{field}} {path} is not a directory; give a git repository's path", field="repo"
+        )
     top = _git(path, "rev-parse", "--show-toplevel")
     if top.returncode != 0:
         if explicit:
             raise InvalidInput(
-                f"--repo {path} is not inside a git repository; run `git init` there "
-                "or add the card with --no-repo"
+                f"{{field}} {path} is not inside a git repository; run `git init` there",
+                field="repo",
+                cli_hint="or add the card with --no-repo",
             )
         return None
     root = Path(top.stdout.strip())
@@ -54,15 +57,16 @@ def _resolve_base(root: Path, base: str | None) -> str:
     if base is not None:
         if _git(root, "rev-parse", "--verify", "--quiet", f"{base}^{{commit}}").returncode != 0:
             raise InvalidInput(
-                f"--base {base!r} is not a branch, tag or commit in {root}; "
-                "see `git branch -a` there"
+                f"{{field}} {base!r} is not a branch, tag or commit in {root}; "
+                "see `git branch -a` there",
+                field="base",
             )
         return base
     head = _git(root, "rev-parse", "--verify", "--quiet", "HEAD")
     if head.returncode != 0:
         raise InvalidInput(
-            f"the repository {root} has no commits yet; commit something first "
-            "or add the card with --no-repo"
+            f"the repository {root} has no commits yet; commit something first",
+            cli_hint="or add the card with --no-repo",
         )
     branch = _git(root, "symbolic-ref", "--quiet", "--short", "HEAD")
     return branch.stdout.strip() if branch.returncode == 0 else head.stdout.strip()

@@ -2,7 +2,9 @@
 
 `serve` is a service in the sense of `hermes.app`: a coroutine that runs until
 cancelled, so `hermes web` runs it alone and `hermes up` beside the dispatcher and the
-chat platforms. It refuses to listen beyond this machine without a token.
+chat platforms. It refuses to listen beyond this machine without a token. Stopping ends
+the open event streams at once, so a server with browsers attached still stops within a
+second or so instead of waiting for them to hang up.
 """
 
 from __future__ import annotations
@@ -10,14 +12,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import socket
 from collections.abc import Iterator
 from typing import Any
 
 from hermes.config import is_loopback
 from hermes.errors import InvalidInput
 
-#: Seconds open event streams get to end when the server stops.
+#: Seconds connections get to finish their answers when the server stops.
 SHUTDOWN_GRACE = 1
+#: Overrides `gateway.http.events.KEEPALIVE` (seconds), e.g. for a proxy that drops
+#: connections quiet for less than 15 s, or for tests.
+KEEPALIVE_ENV = "HERMES_HTTP_KEEPALIVE"
 
 
 def server_token(http: Any) -> str | None:
@@ -36,8 +42,60 @@ def check_bind(host: str, token: str | None, token_env: str | None) -> None:
         )
 
 
-async def serve(db_url: str, http: Any, host: str | None = None, port: int | None = None) -> None:
-    """Serve the board over HTTP until cancelled."""
+def keepalive_setting() -> float | None:
+    """The keep-alive interval `HERMES_HTTP_KEEPALIVE` asks for (None: the default)."""
+    text = os.environ.get(KEEPALIVE_ENV)
+    if not text:
+        return None
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = float("nan")
+    if not 0.01 <= seconds <= 3600:  # also refuses NaN
+        raise InvalidInput(f"{KEEPALIVE_ENV} {text!r} must be a number of seconds, 0.01 to 3600")
+    return seconds
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket on `host`:`port`, or an error saying why there cannot be one."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except (socket.gaierror, UnicodeError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise InvalidInput(f"host {host!r} is not an address of this machine ({reason})") from None
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(128)
+    except OSError as exc:
+        sock.close()
+        raise InvalidInput(
+            f"cannot listen on {where(host, port)}: {exc.strerror or exc}; "
+            "stop what is listening there, or choose another port or host"
+        ) from None
+    sock.setblocking(False)
+    return sock
+
+
+def where(host: str, port: int) -> str:
+    """`host:port` as a URL writes it (IPv6 addresses in brackets)."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+async def serve(
+    db_url: str,
+    http: Any,
+    host: str | None = None,
+    port: int | None = None,
+    *,
+    sock: socket.socket | None = None,
+    keepalive: float | None = None,
+) -> None:
+    """Serve the board over HTTP until cancelled (on `sock` when given, already bound;
+    keep-alives every `keepalive` seconds, default `HERMES_HTTP_KEEPALIVE` or 15)."""
     import uvicorn
 
     from gateway.http.app import create_app
@@ -46,23 +104,27 @@ async def serve(db_url: str, http: Any, host: str | None = None, port: int | Non
     port = port or http.port
     token = server_token(http)
     check_bind(host, token, http.token_env)
-    _Server = _server_class()
+    keepalive = keepalive or keepalive_setting()
+    listening = sock or bind(host, port)
+    app = create_app(db_url, token=token, **({"keepalive": keepalive} if keepalive else {}))
     config = uvicorn.Config(
-        create_app(db_url, token=token),
-        host=host,
-        port=port,
+        app,
         log_level="warning",
+        access_log=False,
         lifespan="on",
         timeout_graceful_shutdown=SHUTDOWN_GRACE,
     )
-    server = _Server(config)
-    running = asyncio.create_task(server.serve(), name="uvicorn")
+    server = _server_class()(config)
+    running = asyncio.create_task(server.serve(sockets=[listening]), name="uvicorn")
     try:
         await asyncio.shield(running)
     except asyncio.CancelledError:
-        server.should_exit = True  # close connections, end streams, run the lifespan's end
+        app.state.events.close()  # end the open streams now: nothing else would end them
+        server.should_exit = True  # close connections, then run the lifespan's end
         await running
         raise
+    finally:
+        listening.close()
 
 
 def _server_class() -> type[Any]:

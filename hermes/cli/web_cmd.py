@@ -18,19 +18,26 @@ def web(
     """Serve the live web board, the JSON API and MCP at http://HOST:PORT until Ctrl-C."""
     import asyncio
 
-    from gateway.http.server import check_bind, serve, server_token
+    from gateway.http.server import bind, check_bind, keepalive_setting, serve, server_token, where
     from hermes.app import supervise
     from hermes.cli.common import within
     from hermes.config import load_config
+    from hermes.errors import InvalidInput
 
     config = load_config()
     http = config.settings.http
     if port is not None:
         within("--port", port, 1, 65535)
-    where_host = host or http.host
-    check_bind(where_host, server_token(http), http.token_env)
-    print(f"hermes web: http://{where_host}:{port or http.port}/", flush=True)
-    services = {"http": lambda: serve(config.db_url, http, host, port)}
+    if host is not None and not host.strip():
+        raise InvalidInput("--host is empty; give an address such as 127.0.0.1")
+    host, port = host or http.host, port or http.port
+    token = server_token(http)
+    check_bind(host, token, http.token_env)
+    keepalive_setting()  # a bad value is refused before anything listens
+    sock = bind(host, port)
+    guarded = f" (token required: {http.token_env})" if token else ""
+    print(f"hermes web: serving http://{where(host, port)}/{guarded}; Ctrl-C stops", flush=True)
+    services = {"http": lambda: serve(config.db_url, http, host, port, sock=sock)}
     raise typer.Exit(asyncio.run(supervise(services, _report)))
 
 

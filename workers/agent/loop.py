@@ -67,9 +67,9 @@ class AgentLoop:
         conversation: see `workers.agent.resume`); they run before the next model call."""
         messages = list(opening)
         self.transcript.prompt(messages)
-        started = time.monotonic()
-        tools = self.toolbox.specs()
         try:
+            tools = self.toolbox.specs()  # starts the profile's MCP servers, if any
+            started = time.monotonic()  # their start-up is not the loop's wall time
             if pending:
                 self._run_tools(messages, Message("assistant", None, tuple(pending)))
             while True:
@@ -91,6 +91,8 @@ class AgentLoop:
         except ModelError as exc:
             self.transcript.note(str(exc))
             return self._outcome(False, "", str(exc), final=not exc.retryable)
+        finally:
+            self.toolbox.close()  # the run's MCP servers end with it
 
     def _run_tools(self, messages: list[Message], reply: Message) -> None:
         for call in reply.tool_calls:

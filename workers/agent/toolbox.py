@@ -6,10 +6,11 @@ recover from; the loop never crashes on a tool. Only a lost lease stops the run.
 
 from __future__ import annotations
 
+import fnmatch
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from board.clock import utcnow
 from hermes.errors import Fenced, HermesError
@@ -21,6 +22,10 @@ from workers.agent.human import HumanGate, LeaseLost
 from workers.agent.messages import ToolCall, ToolSpec
 from workers.agent.shell import run_shell
 from workers.runners.base import RunContext
+
+if TYPE_CHECKING:
+    from profiles import Profile
+    from workers.agent.mcp_client import McpTools
 
 S = {"type": "string"}
 GROUPS = {
@@ -128,11 +133,34 @@ class Toolbox:
             "skill_view": self._skill_view,
             "skill_create": self._skill_create,
         }
+        self.mcp: McpTools | None = None  # the profile's MCP servers, once started
 
     def specs(self, only: tuple[str, ...] | None = None) -> list[ToolSpec]:
-        """The tool schemas offered to the model (the profile's groups, or `only`)."""
-        names = only or tuple(n for g in self.ctx.profile.tools for n in GROUPS[g])
-        return [SPECS[name] for name in names]
+        """The tool schemas offered to the model: the profile's groups and its MCP
+        servers' tools, narrowed by `allowed_tools` (or exactly `only`). The first call
+        starts the MCP servers, which run until `close`."""
+        if only:
+            return [SPECS[name] for name in only]
+        names = [n for g in self.ctx.profile.tools for n in GROUPS[g]]
+        offered = [*(SPECS[name] for name in names), *self._mcp_specs()]
+        return [spec for spec in offered if allowed(self.ctx.profile, spec.name)]
+
+    def _mcp_specs(self) -> list[ToolSpec]:
+        if not self.ctx.profile.mcp_servers:
+            return []
+        if self.mcp is None:
+            from workers.agent.mcp_client import McpTools
+
+            started = McpTools(self.ctx)
+            started.start()
+            self.mcp = started
+        return self.mcp.specs()
+
+    def close(self) -> None:
+        """The run is over: stop the MCP servers it started (for good: a later `specs`
+        does not start them again)."""
+        if self.mcp is not None:
+            self.mcp.close()
 
     def call(self, call: ToolCall) -> str:
         """Run one tool call; any failure is returned as `error: ...` for the model.
@@ -149,6 +177,8 @@ class Toolbox:
             args = json.loads(call.arguments or "{}")
             if not isinstance(args, dict):
                 raise ToolError("arguments must be a JSON object")
+            if call.name not in self._handlers and self.mcp is not None:
+                return self.mcp.call(call.name, args, self.ctx.profile.shell_timeout)
             return self._handlers[call.name](args)
         except json.JSONDecodeError as exc:
             return f"error: the arguments are not valid JSON ({exc.msg}); send a JSON object"
@@ -245,6 +275,13 @@ class Toolbox:
             self.ctx.card.id, "skill_saved", utcnow(), f"run:{self.ctx.run_id}", data
         )
         return f"saved skill {skill.name}"
+
+
+def allowed(profile: Profile, name: str) -> bool:
+    """Whether `allowed_tools` (names or shell-style globs; unset: everything) lets the
+    agent be offered tool `name`."""
+    patterns = profile.allowed_tools
+    return patterns is None or any(fnmatch.fnmatchcase(name, p) for p in patterns)
 
 
 def _text(args: dict[str, Any], name: str) -> str:
