@@ -130,10 +130,14 @@ def fresh_board(engine: str, request: pytest.FixtureRequest, tmp_path: Path) -> 
         made.append(url)
         return url
 
-    yield_urls = made
     if engine == "postgres":
         cluster: Cluster = request.getfixturevalue("pg_cluster")
-        request.addfinalizer(lambda: [cluster.drop(url) for url in yield_urls])
+
+        def drop_all() -> None:
+            for url in made:
+                cluster.drop(url)
+
+        request.addfinalizer(drop_all)
     return make
 
 

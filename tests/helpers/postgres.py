@@ -119,7 +119,7 @@ class Cluster:
 
         with psycopg.connect(self.url(), autocommit=True) as conn:
             for statement in statements:
-                conn.execute(statement)  # type: ignore[arg-type]  # our own literal SQL
+                conn.execute(statement)
 
     def make_template(self) -> None:
         """The template database, with every migration applied."""
