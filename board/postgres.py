@@ -319,8 +319,12 @@ class PostgresDatabase:
 
     def data_version(self) -> int:
         """How many change announcements this connection has heard: read off the socket
-        without a round trip (LISTEN on first use)."""
+        without a round trip (LISTEN on first use, and again on a new connection after
+        one was lost, counted as a change since announcements may have been missed)."""
         self._listen()
+        if self._conn.closed:
+            self._reconnect()
+            self._changes += 1
         self._drain()
         return self._changes
 
@@ -332,10 +336,18 @@ class PostgresDatabase:
     def _drain(self) -> None:
         """Count the notifications waiting on the socket, without blocking."""
         pgconn = self._conn.pgconn
-        readable, _, _ = select.select([pgconn.socket], [], [], 0)
-        if not readable:
+        try:
+            readable, _, _ = select.select([pgconn.socket], [], [], 0)
+            if not readable:
+                return
+            pgconn.consume_input()
+        except (OSError, _psycopg().Error):
+            # the connection is gone (a server restart): what it would have announced is
+            # unknown, so count a change (followers look again); the next use reconnects
+            # and LISTENs again
+            self._conn.close()
+            self._changes += 1
             return
-        pgconn.consume_input()
         while pgconn.notifies() is not None:
             self._changes += 1
 
