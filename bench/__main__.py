@@ -24,10 +24,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import agent, board, cli, dispatch, gateway, scaling
+from bench import agent, board, cli, dispatch, gateway, postgres, scaling
 from bench.common import ROOT, Row, Size, fmt
 
-SECTIONS = ("board", "cli", "dispatch", "agent", "gateway", "scaling")
+SECTIONS = ("board", "cli", "dispatch", "agent", "gateway", "scaling", "postgres")
 DEFAULT_PLOT = ROOT / "docs" / "performance-scaling.png"
 HEADER = ("section", "measure", "value", "unit", "reference", "ratio", "reference is")
 
@@ -122,6 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         "agent": agent.run,
         "cli": cli.run,
         "gateway": gateway.run,
+        "postgres": postgres.run,
     }
     rows: list[Row] = []
     points: list[scaling.Point] = []

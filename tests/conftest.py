@@ -71,6 +71,10 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     suite or its `engines` marker says so."""
     if "engine" not in metafunc.fixturenames:
         return
+    for given in metafunc.definition.iter_markers("parametrize"):
+        names = given.args[0]
+        if "engine" in (names.replace(" ", "").split(",") if isinstance(names, str) else names):
+            return  # the test parametrises its engines itself (with marks of its own)
     marker = metafunc.definition.get_closest_marker("engines")
     if marker is not None:
         engines = list(marker.args)
