@@ -32,7 +32,7 @@ TABLES: tuple[tuple[str, str, bool], ...] = (
     ("cron_events", "id", True),
     ("subscriptions", "id", True),
     ("chat_messages", "platform, chat, message", False),
-    ("gateway_strangers", "platform, \"user\"", False),
+    ("gateway_strangers", 'platform, "user"', False),
     ("gateway_state", "platform", False),
 )
 #: Columns PostgreSQL keeps as BOOLEAN, where SQLite hands back 0 and 1.

@@ -71,6 +71,7 @@ class GatewayCommands(StoreBase):
         sql = q.SUBSCRIPTIONS_ALL if platform is None else q.SUBSCRIPTIONS_OF
         return [one(Subscription, row) for row in self._db.cx.execute(sql, {"platform": platform})]
 
+    @retried  # a log read that waited too long for writers (PostgreSQL) tries again
     def pending_events(self, sub: Subscription, limit: int = 200) -> list[Event]:
         """The events of the subscription's card and of its child cards after its cursor."""
         params = {"card_id": sub.card_id, "cursor": sub.cursor, "limit": limit}

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from board import queries as q
-from board.base import StoreBase
+from board.base import StoreBase, retried
 from board.cards import Card, CardDetail, CardFilter, Event, Run
 from board.clock import iso, parse_iso, utcnow
 from board.db import Connection
@@ -95,12 +95,14 @@ class Reads(StoreBase):
             "runs": _run_totals(run_rows),
         }
 
+    @retried  # a log read that waited too long for writers (PostgreSQL) tries again
     def events_after(self, cursor: int, limit: int = 500) -> list[Event]:
         """The board's events after `cursor` (an event id), oldest first: the feed
         every live view and notifier follows."""
         with self._db.read_log() as cx:  # never past an event still on its way
             return Event.from_cursor(cx.tuples(q.EVENTS_AFTER, {"cursor": cursor, "limit": limit}))
 
+    @retried
     def last_event_id(self) -> int:
         """The id of the newest event (0 on an empty board): where a new follower starts."""
         with self._db.read_log() as cx:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.chaos.invariants import read_only
 from tests.chaos.run import run_chaos
 
 SEED = int(os.environ.get("CHAOS_SEED", "20261121"))
@@ -62,3 +63,9 @@ def test_hosts_that_vanish_lose_their_runs_and_their_cards_finish_elsewhere(
     assert outcome.violations == [], f"seed {SEED}\n{outcome.summary()}"
     assert outcome.actions["kill host"] and outcome.actions["freeze host"]
     assert outcome.runs > outcome.cards  # some attempts were lost and retried
+    cx = read_only(db_url)
+    try:  # each run records the host (HERMES_HOST) that ran it, and every host worked
+        hosts = {host for (host,) in cx.execute("SELECT DISTINCT host FROM runs")}
+    finally:
+        cx.close()
+    assert hosts == {f"host-{i}" for i in range(4)}
