@@ -22,9 +22,9 @@ import sys
 import time
 from pathlib import Path
 
-from bench.common import ROOT, Row, Size, percentile, pick
+from bench.common import ROOT, Row, Size, percentile, pick, wait_for
 from board import NewCard, open_store
-from board.clock import utcnow
+from board.clock import parse_iso, utcnow
 
 SECTION = "postgres"
 PROCESSES = (1, 4, 8)
@@ -106,7 +106,7 @@ def _raw(url: str, row: int, pairs: int, go: Path) -> None:
 
 
 def notify_latency(url: str, cards: int) -> list[float]:
-    """Milliseconds from a card's commit as ready to its claim by a waiting process that
+    """Milliseconds from a card made ready to its claim by a waiting process that
     is woken by the LISTEN socket (as the dispatcher is), one card at a time."""
     listener = subprocess.Popen(
         [sys.executable, "-m", "bench.postgres", "listen", url],
@@ -118,17 +118,47 @@ def notify_latency(url: str, cards: int) -> list[float]:
     )
     assert listener.stdout is not None and listener.stdin is not None
     assert listener.stdout.readline().strip() == "listening"
-    latencies = []
     with open_store(url) as store:
         for n in range(cards):
             store.add_card(NewCard(f"latency {n}", "shell", 3), utcnow())
-            added = time.time()
-            claimed = float(listener.stdout.readline())
-            latencies.append((claimed - added) * 1e3)
+            listener.stdout.readline()  # claimed: the next card goes on an idle board
             time.sleep(0.01)
+        # both moments by the server's clock: the card stamped as it was made ready (in
+        # its transaction, before the commit) and its run as the claim was made
+        rows = store.db.cx.execute(
+            "SELECT c.created_at, r.started_at FROM cards c JOIN runs r ON r.card_id = c.id"
+        ).fetchall()
     listener.stdin.close()
     listener.wait(timeout=30)
-    return latencies
+    return [(parse_iso(run) - parse_iso(made)).total_seconds() * 1e3 for made, run in rows]
+
+
+def dispatcher_latency(url: str, cards: int, home: Path) -> list[float]:
+    """The same through a real `hermes dispatcher start` (its board watch on the LISTEN
+    socket), shell cards run one at a time: milliseconds from made ready to claimed."""
+    home.mkdir(parents=True, exist_ok=True)
+    env = {**_env(), "HERMES_HOME": str(home), "HERMES_DB_URL": url}
+    dispatcher = subprocess.Popen(
+        [sys.executable, "-m", "hermes", "dispatcher", "start", "--concurrency", "1"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+        cwd=ROOT,
+    )
+    try:
+        with open_store(url) as store:
+            wait_for(lambda: store.dispatchers(utcnow()), timeout=60)  # registered
+            time.sleep(1.0)  # and its worker template warm
+            for n in range(cards):
+                card, _ = store.add_card(NewCard(f"d{n}", "shell", 3, body="true"), utcnow())
+                wait_for(lambda card=card: store.card(card).status == "done", timeout=60)
+            rows = store.db.cx.execute(
+                "SELECT c.created_at, r.started_at FROM cards c JOIN runs r ON r.card_id = c.id"
+            ).fetchall()
+    finally:
+        dispatcher.terminate()
+        dispatcher.wait(timeout=60)
+    return [(parse_iso(run) - parse_iso(made)).total_seconds() * 1e3 for made, run in rows]
 
 
 def _listen(url: str) -> None:
@@ -179,6 +209,13 @@ def run(workdir: Path, size: Size) -> list[Row]:
         for p in (50, 99):
             rows.append(
                 Row(SECTION, f"ready -> claimed through LISTEN/NOTIFY, p{p}",
+                    percentile(latencies, p), "ms", GOAL_MS, "the goal (setting)")
+            )  # fmt: skip
+        board = cluster.new_board("dispatcher")
+        latencies = dispatcher_latency(board, samples // 2, workdir / "home")
+        for p in (50, 99):
+            rows.append(
+                Row(SECTION, f"  the same through hermes dispatcher start, p{p}",
                     percentile(latencies, p), "ms", GOAL_MS, "the goal (setting)")
             )  # fmt: skip
     finally:
