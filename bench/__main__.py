@@ -24,10 +24,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import agent, board, cli, dispatch, gateway, postgres, scaling
+from bench import agent, board, cli, dispatch, gateway, http, postgres, scaling, web
 from bench.common import ROOT, Row, Size, fmt
 
-SECTIONS = ("board", "cli", "dispatch", "agent", "gateway", "scaling", "postgres")
+SECTIONS = ("board", "cli", "dispatch", "agent", "gateway", "http", "web", "scaling", "postgres")
 DEFAULT_PLOT = ROOT / "docs" / "performance-scaling.png"
 HEADER = ("section", "measure", "value", "unit", "reference", "ratio", "reference is")
 
@@ -122,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
         "agent": agent.run,
         "cli": cli.run,
         "gateway": gateway.run,
+        "http": http.run,
+        "web": web.run,
         "postgres": postgres.run,
     }
     rows: list[Row] = []
