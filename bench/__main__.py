@@ -24,10 +24,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import agent, board, cli, dispatch, gateway, http, scaling, web
+from bench import agent, board, cli, dispatch, gateway, http, postgres, scaling, web
 from bench.common import ROOT, Row, Size, fmt
 
-SECTIONS = ("board", "cli", "dispatch", "agent", "gateway", "http", "web", "scaling")
+SECTIONS = ("board", "cli", "dispatch", "agent", "gateway", "http", "web", "scaling", "postgres")
 DEFAULT_PLOT = ROOT / "docs" / "performance-scaling.png"
 HEADER = ("section", "measure", "value", "unit", "reference", "ratio", "reference is")
 
@@ -124,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         "gateway": gateway.run,
         "http": http.run,
         "web": web.run,
+        "postgres": postgres.run,
     }
     rows: list[Row] = []
     points: list[scaling.Point] = []

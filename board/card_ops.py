@@ -7,13 +7,12 @@ nothing, because the transaction rolls back.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
 from board import queries as q
-from board.base import to_json_text
+from board.base import retried, to_json_text
 from board.cards import (
     MAX_ATTEMPTS_LIMIT,
     MAX_LINE_CHARS,
@@ -24,6 +23,7 @@ from board.cards import (
     NewCard,
 )
 from board.clock import iso
+from board.db import Connection
 from board.goal_ops import GoalCommands
 from board.graph import cycle_message, dependency_path
 from board.status import FINISHED, Action, Status, is_allowed, move_targets, sources
@@ -108,6 +108,7 @@ def check_new_card(card: NewCard) -> None:
 class CardCommands(GoalCommands):
     """Create cards and make the moves a human (or an intake) may make."""
 
+    @retried
     def add_card(
         self, card: NewCard, now: datetime, actor: str = "cli", *, fence: int | None = None
     ) -> tuple[int, bool]:
@@ -115,24 +116,22 @@ class CardCommands(GoalCommands):
 
         `fence` is the run id of a worker creating the card: refused once that run is over.
         """
-        stamp = iso(now)
         check_new_card(card)
         with self._db.write() as cx:
             self._fence(cx, fence)
-            return self._create(cx, card, stamp, actor)
+            return self._create(cx, card, iso(self._now(cx, now)), actor)
 
-    def _create(
-        self, cx: sqlite3.Connection, card: NewCard, stamp: str, actor: str
-    ) -> tuple[int, bool]:
+    def _create(self, cx: Connection, card: NewCard, stamp: str, actor: str) -> tuple[int, bool]:
         """Create a card inside an open write transaction (see `add_card`)."""
         if card.key is not None:
             found = cx.execute(q.CARD_ID_BY_KEY, {"key": card.key}).fetchone()
             if found:
                 return int(found[0]), False
         after = list(dict.fromkeys(card.after))
-        unfinished = [dep for dep in after if self._status(cx, dep) is not Status.DONE]
+        # shared locks: a dependency cannot finish (nor a goal wake) unseen meanwhile
+        unfinished = [dep for dep in after if self._lock(cx, dep, share=True) is not Status.DONE]
         if card.parent_id is not None:
-            self._status(cx, card.parent_id)
+            self._lock(cx, card.parent_id, share=True)
         status = Status.BACKLOG if card.backlog else Status.WAITING if unfinished else Status.READY
         card_id = self._insert(cx, card, status, stamp)
         for dep in after:
@@ -145,7 +144,7 @@ class CardCommands(GoalCommands):
         self._transition(cx, card_id, None, status, Action.CREATE, actor, stamp, data)
         return card_id, True
 
-    def _insert(self, cx: sqlite3.Connection, card: NewCard, status: Status, now: str) -> int:
+    def _insert(self, cx: Connection, card: NewCard, status: Status, now: str) -> int:
         row = cx.execute(
             q.INSERT_CARD,
             {
@@ -169,17 +168,22 @@ class CardCommands(GoalCommands):
         ).fetchone()
         return int(row[0])
 
+    @retried
     def add_dependency(self, card_id: int, on: int, now: datetime, actor: str = "cli") -> bool:
         """Make `card_id` wait for `on`; refuses self-dependencies and cycles (naming them).
 
         Returns False when the dependency already existed.
         """
-        stamp = iso(now)
         if card_id == on:
             raise CycleError(f"card {card_id} cannot depend on itself")
         with self._db.write() as cx:
-            status = self._status(cx, card_id)
-            on_status = self._status(cx, on)
+            stamp = iso(self._now(cx, now))
+            if self._sql.lock_graph is not None:  # cycle checks must see one graph
+                cx.execute(self._sql.lock_graph)
+            pair = cx.execute(self._sql.lock_pair, {"a": card_id, "b": on})
+            locked = {row[0]: Status(row[1]) for row in pair}
+            status = locked[card_id] if card_id in locked else self._status(cx, card_id)
+            on_status = locked[on] if on in locked else self._status(cx, on)
             if status not in _DEPENDABLE:
                 raise IllegalTransition(
                     f"card {card_id} is {status}; dependencies can only be added to "
@@ -197,12 +201,15 @@ class CardCommands(GoalCommands):
                 self._transition(cx, card_id, status, Status.WAITING, Action.BLOCK, actor, stamp)
         return True
 
+    @retried
     def remove_dependency(self, card_id: int, on: int, now: datetime, actor: str = "cli") -> None:
         """Drop the dependency; a waiting card with nothing left to wait for becomes ready."""
-        stamp = iso(now)
         with self._db.write() as cx:
-            self._status(cx, card_id)
-            self._status(cx, on)
+            stamp = iso(self._now(cx, now))
+            locked = {row[0] for row in cx.execute(self._sql.lock_pair, {"a": card_id, "b": on})}
+            for known in (card_id, on):
+                if known not in locked:
+                    self._status(cx, known)  # NotFound, naming it
             removed = cx.execute(q.DELETE_DEPENDENCY, {"card_id": card_id, "depends_on": on})
             if removed.rowcount == 0:
                 raise InvalidInput(
@@ -212,7 +219,7 @@ class CardCommands(GoalCommands):
             self._event(cx, card_id, "dependency_removed", actor, stamp, {"on": on})
             self._promote(cx, card_id, stamp, actor)
 
-    def _deps_of(self, cx: sqlite3.Connection, ids: Iterable[int]) -> dict[int, list[int]]:
+    def _deps_of(self, cx: Connection, ids: Iterable[int]) -> dict[int, list[int]]:
         batch = list(ids)
         found: dict[int, list[int]] = {}
         sql = q.DEPENDS_ON_ANY.format(ids=q.placeholders("c", len(batch)))
@@ -220,16 +227,20 @@ class CardCommands(GoalCommands):
             found.setdefault(card_id, []).append(dep)
         return found
 
+    @retried
     def move(self, card_id: int, to: Status, now: datetime, actor: str = "cli") -> Status:
         """A human's manual move, checked against the transition table; returns the status.
 
         Moving to `waiting` a card with nothing to wait for makes it ready straight away;
         moving to `ready` a card that is still blocked is refused (move it to `waiting`).
         """
-        stamp = iso(now)
         with self._db.write() as cx:
-            src = self._status(cx, card_id)
-            blockers = self._blockers(cx, card_id) if to is Status.READY else []
+            stamp = iso(self._now(cx, now))
+            src = self._lock(cx, card_id)
+            blockers: list[int] = []
+            if to is Status.READY:
+                self._share_dependencies(cx, card_id)
+                blockers = self._blockers(cx, card_id)
             if blockers and src not in FINISHED:
                 waits = ", ".join(map(str, blockers))
                 hint = "it" if src is Status.WAITING else "move it to waiting and it"
@@ -248,37 +259,42 @@ class CardCommands(GoalCommands):
                 return Status.READY
         return to
 
+    @retried
     def cancel(
         self, card_id: int, now: datetime, actor: str = "cli", reason: str | None = None
     ) -> None:
         """Cancel a card from any status but done/cancelled; its live run (if any) ends too."""
-        stamp = iso(now)
         with self._db.write() as cx:
-            src = self._status(cx, card_id)
+            stamp = iso(self._now(cx, now))
+            src = self._lock(cx, card_id)
             if src not in _CANCELLABLE:
                 raise IllegalTransition(f"card {card_id} is already {src}; nothing to cancel")
             run_id = cx.execute(q.CURRENT_RUN, {"id": card_id}).fetchone()[0]
             if run_id is not None:
                 self._end_run(cx, run_id, "cancelled", stamp, error=reason or "cancelled")
-            cx.execute(q.CANCEL_CARD, {"id": card_id, "from": src.value, "now": stamp})
+            params = {"id": card_id, "from": src.value, "now": stamp}
+            self._apply(cx, q.CANCEL_CARD, params, f"cancelling card {card_id}")
             extra = {"reason": reason} if reason else None
             self._transition(cx, card_id, src, Status.CANCELLED, Action.CANCEL, actor, stamp, extra)
             self._card_finished(cx, card_id, Status.CANCELLED, stamp)
 
+    @retried
     def retry(self, card_id: int, now: datetime, actor: str = "cli") -> Status:
         """Re-open a failed or cancelled card with a fresh set of attempts."""
-        stamp = iso(now)
         with self._db.write() as cx:
-            src = self._status(cx, card_id)
+            stamp = iso(self._now(cx, now))
+            src = self._lock(cx, card_id)
             if src not in _RETRYABLE:
                 raise IllegalTransition(
                     f"card {card_id} is {src}; only failed or cancelled cards can be retried"
                 )
+            self._share_dependencies(cx, card_id)
             to = Status.WAITING if self._blockers(cx, card_id) else Status.READY
             self._set_status(cx, card_id, src, to, stamp, reset_attempts=True)
             self._transition(cx, card_id, src, to, Action.RETRY, actor, stamp)
         return to
 
+    @retried
     def comment(
         self,
         card_id: int,
@@ -289,23 +305,24 @@ class CardCommands(GoalCommands):
         fence: int | None = None,
     ) -> None:
         """Attach a note to the card's history (workers see comments in their prompt)."""
-        stamp = iso(now)
         if not text.strip():
             raise InvalidInput("the comment is empty; write some text to add")
         check_text("the comment", text)
         with self._db.write() as cx:
+            stamp = iso(self._now(cx, now))
             self._fence(cx, fence)
             self._status(cx, card_id)
             self._event(cx, card_id, "comment", actor, stamp, {"text": text})
 
+    @retried
     def edit(
         self, card_id: int, changes: dict[str, Any], now: datetime, actor: str = "cli"
     ) -> list[str]:
         """Change what a card says (title, body, profile, priority, labels, model) while
         no worker holds it; returns the fields that changed (event `edited`)."""
-        stamp = iso(now)
         with self._db.write() as cx:
-            src = self._status(cx, card_id)
+            stamp = iso(self._now(cx, now))
+            src = self._lock(cx, card_id)
             if src in _HELD:
                 raise IllegalTransition(
                     f"card {card_id} is {src}: a worker holds it; edit it once it stops",
@@ -320,25 +337,21 @@ class CardCommands(GoalCommands):
             for name in ("title", "body"):
                 (check_line if name == "title" else check_text)(f"the {name}", wanted[name])
             params = {**wanted, "labels": to_json_text(list(dict.fromkeys(wanted["labels"])))}
-            updated = cx.execute(
-                q.EDIT_CARD, {**params, "id": card_id, "from": src.value, "now": stamp}
-            )
-            if updated.rowcount != 1:
-                raise IllegalTransition(
-                    f"card {card_id} changed while it was being edited; try again"
-                )
+            params.update(id=card_id, now=stamp, **{"from": src.value})
+            self._apply(cx, q.EDIT_CARD, params, f"editing card {card_id}")
             data = {"fields": {name: wanted[name] for name in changed}}
             self._event(cx, card_id, "edited", actor, stamp, data)
         return changed
 
+    @retried
     def archive(
         self, card_id: int, now: datetime, *, undo: bool = False, actor: str = "cli"
     ) -> bool:
         """Hide a finished card from the board's views (its history stays), or bring it
         back; False when it already was so."""
-        stamp = iso(now)
         with self._db.write() as cx:
-            src = self._status(cx, card_id)
+            stamp = iso(self._now(cx, now))
+            src = self._lock(cx, card_id)
             if src not in FINISHED:
                 raise IllegalTransition(
                     f"card {card_id} is {src}; only finished cards (done, failed, cancelled) "
@@ -347,14 +360,19 @@ class CardCommands(GoalCommands):
             was = cx.execute(q.CARD_ARCHIVED, {"id": card_id}).fetchone()[0]
             if (was is None) == undo:
                 return False
-            params = {"archived_at": None if undo else stamp, "now": stamp}
-            cx.execute(q.ARCHIVE_CARD, {**params, "id": card_id, "from": src.value})
+            params = {
+                "archived_at": None if undo else stamp,
+                "now": stamp,
+                "id": card_id,
+                "from": src.value,
+            }
+            self._apply(cx, q.ARCHIVE_CARD, params, f"archiving card {card_id}")
             self._event(cx, card_id, "unarchived" if undo else "archived", actor, stamp)
         return True
 
     def _set_status(
         self,
-        cx: sqlite3.Connection,
+        cx: Connection,
         card_id: int,
         src: Status,
         to: Status,
@@ -363,7 +381,8 @@ class CardCommands(GoalCommands):
         reset_attempts: bool = False,
     ) -> None:
         sql = q.REOPEN_CARD if reset_attempts else q.MOVE_CARD
-        cx.execute(sql, {"id": card_id, "from": src.value, "to": to.value, "now": now})
+        params = {"id": card_id, "from": src.value, "to": to.value, "now": now}
+        self._apply(cx, sql, params, f"moving card {card_id} to {to}")
 
 
 def _illegal_move(card_id: int, src: Status, to: Status) -> str:

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+from board.rows import plan, rows_of
+
 
 @lru_cache(maxsize=1024)
 def _parsed_labels(text: str) -> tuple[str, ...]:
@@ -20,6 +22,19 @@ def _parsed_labels(text: str) -> tuple[str, ...]:
 def _labels(text: str) -> list[str]:
     """Decode a labels column; boards repeat the same few label sets, so memoise."""
     return list(_parsed_labels(text))
+
+
+_LABELS = 6  # the place of `labels` among Card's fields
+
+
+def _decode_card(values: list[Any]) -> None:
+    """A card row's values (in field order) as Card holds them: labels decoded."""
+    values[_LABELS] = _labels(values[_LABELS])
+
+
+def _decode_event(values: list[Any]) -> None:
+    """An event row's values (in field order) as Event holds them: data decoded."""
+    values[3] = json.loads(values[3])
 
 
 @dataclass(slots=True)
@@ -55,11 +70,17 @@ class Card:
     blocked_by: list[int] = field(default_factory=list)
 
     @classmethod
-    def from_row(cls, row: tuple[Any, ...]) -> Card:
-        """Build from a row selected with `queries.CARD_COLUMNS`."""
-        values = list(row)
-        values[6] = _labels(values[6])
+    def from_row(cls, row: Any) -> Card:
+        """Build from a name-addressable row of the cards table (columns by name)."""
+        found = plan(cls, tuple(row.keys()))
+        values = list(row[: len(found.order)]) if found.prefix else [row[i] for i in found.order]
+        _decode_card(values)
         return cls(*values)
+
+    @classmethod
+    def from_cursor(cls, cursor: Any) -> list[Card]:
+        """Every row of a tuple cursor over the cards table, mapped by column name."""
+        return rows_of(cls, cursor, _decode_card)
 
     def to_json(self) -> dict[str, Any]:
         """The contract's card object: every key present, null where unknown."""
@@ -185,10 +206,18 @@ class Event:
     card_id: int | None = None
 
     @classmethod
-    def from_row(cls, row: tuple[Any, ...]) -> Event:
-        """From an `at, kind, actor, data, run_id[, id, card_id]` row (data is JSON)."""
-        at, kind, actor, data, run_id, *place = row
-        return cls(at, kind, actor, json.loads(data), run_id, *place)
+    def from_row(cls, row: Any) -> Event:
+        """From a name-addressable row with `at, kind, actor, data, run_id` and maybe
+        `id, card_id` (data is JSON)."""
+        found = plan(cls, tuple(row.keys()))
+        values = list(row[: len(found.order)]) if found.prefix else [row[i] for i in found.order]
+        _decode_event(values)
+        return cls(*values)
+
+    @classmethod
+    def from_cursor(cls, cursor: Any) -> list[Event]:
+        """Every row of a tuple cursor over the events table, mapped by column name."""
+        return rows_of(cls, cursor, _decode_event)
 
     def to_feed_json(self) -> dict[str, Any]:
         """The event as the feed gives it: its id and card, then the contract's keys."""

@@ -10,16 +10,17 @@ dispatcher (`dispatcher.schedule`); the store only records.
 from __future__ import annotations
 
 import json
-import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from board import queries as q
-from board.base import to_json_text
+from board.base import retried, to_json_text
 from board.card_ops import CardCommands
 from board.cards import NewCard
 from board.clock import iso
+from board.db import Connection
+from board.rows import one
 from hermes.errors import NotFound
 
 
@@ -66,9 +67,9 @@ class NewJob:
 class CronCommands(CardCommands):
     """Add, list, pause and fire cron jobs."""
 
+    @retried
     def add_job(self, job: NewJob, now: datetime, next_fire: datetime) -> int:
         """Store a job whose first fire is `next_fire`; returns its id."""
-        stamp = iso(now)
         params = {
             "schedule": job.schedule,
             "tz": job.tz,
@@ -79,10 +80,10 @@ class CronCommands(CardCommands):
             "base": job.base,
             "deliver": job.deliver,
             "overlap": job.overlap,
-            "now": stamp,
             "next_fire_at": iso(next_fire),
         }
         with self._db.write() as cx:
+            stamp = params["now"] = iso(self._now(cx, now))
             job_id = int(cx.execute(q.INSERT_JOB, params).fetchone()[0])
             self._job_event(cx, job_id, "created", stamp, {"schedule": job.schedule, "tz": job.tz})
         return job_id
@@ -99,13 +100,15 @@ class CronCommands(CardCommands):
         """The unpaused jobs whose next fire is at or before `now`, oldest first."""
         return [_job(row) for row in self._db.cx.execute(q.DUE_JOBS, {"now": iso(now)})]
 
+    @retried
     def remove_job(self, job_id: int) -> None:
         """Delete a job and its history (the cards it created stay)."""
         with self._db.write() as cx:
             _require_job(cx, job_id)
             cx.execute(q.DELETE_JOB_EVENTS, {"id": job_id})
-            cx.execute(q.DELETE_JOB, {"id": job_id})
+            self._apply(cx, q.DELETE_JOB, {"id": job_id}, f"removing cron job {job_id}")
 
+    @retried
     def set_paused(
         self,
         job_id: int,
@@ -116,18 +119,19 @@ class CronCommands(CardCommands):
     ) -> None:
         """Pause a job (it stops firing) or resume it from `next_fire`; `reason` says why
         it was paused when a person did not do it."""
-        stamp = iso(now)
         with self._db.write() as cx:
+            stamp = iso(self._now(cx, now))
             _require_job(cx, job_id)
             params = {
                 "id": job_id,
-                "paused": int(paused),
+                "paused": paused,
                 "next_fire_at": iso(next_fire) if next_fire else None,
             }
-            cx.execute(q.PAUSE_JOB, params)
+            self._apply(cx, q.PAUSE_JOB, params, f"pausing cron job {job_id}")
             data = {"reason": reason} if reason else {}
             self._job_event(cx, job_id, "paused" if paused else "resumed", stamp, data)
 
+    @retried
     def fire_job(
         self,
         job_id: int,
@@ -142,7 +146,6 @@ class CronCommands(CardCommands):
         Returns the card id, or None if the fire was skipped or another dispatcher (or a
         pause) got there first.
         """
-        stamp = iso(now)
         params = {
             "id": job_id,
             "expected": expected,
@@ -150,28 +153,32 @@ class CronCommands(CardCommands):
             "next_fire_at": iso(next_fire) if next_fire else None,
         }
         with self._db.write() as cx:
+            stamp = iso(self._now(cx, now))
             if cx.execute(q.ADVANCE_JOB, params).rowcount != 1:
-                return None
+                return None  # another dispatcher fired it (or a pause came first): said plainly
             if card is None:
                 self._job_event(cx, job_id, "skipped", stamp, data)
                 return None
             card_id, _ = self._create(cx, card, stamp, card.source)
-            cx.execute(q.SET_LAST_CARD, {"id": job_id, "card_id": card_id})
+            last = {"id": job_id, "card_id": card_id}
+            self._apply(cx, q.SET_LAST_CARD, last, f"recording cron job {job_id}'s card")
             self._deliver(cx, job_id, card_id, stamp)
             self._job_event(cx, job_id, "fired", stamp, {**data, "card": card_id})
         return card_id
 
+    @retried
     def run_job_now(self, job_id: int, card: NewCard, now: datetime) -> int:
         """Create the job's card now, by hand; the schedule is unchanged."""
-        stamp = iso(now)
         with self._db.write() as cx:
+            stamp = iso(self._now(cx, now))
             card_id, _ = self._create(cx, card, stamp, card.source)
-            cx.execute(q.SET_LAST_CARD, {"id": job_id, "card_id": card_id})
+            last = {"id": job_id, "card_id": card_id}
+            self._apply(cx, q.SET_LAST_CARD, last, f"recording cron job {job_id}'s card")
             self._deliver(cx, job_id, card_id, stamp)
             self._job_event(cx, job_id, "run", stamp, {"card": card_id})
         return card_id
 
-    def _deliver(self, cx: sqlite3.Connection, job_id: int, card_id: int, stamp: str) -> None:
+    def _deliver(self, cx: Connection, job_id: int, card_id: int, stamp: str) -> None:
         """A job with `--deliver PLATFORM:CHAT` subscribes that chat to each fire's card
         (its result), in the transaction that creates the card: no fire goes untold."""
         deliver = cx.execute(q.JOB_DELIVER, {"id": job_id}).fetchone()[0]
@@ -202,7 +209,8 @@ def _require_job(cx: Any, job_id: int) -> tuple[Any, ...]:
     return row
 
 
-def _job(row: tuple[Any, ...]) -> CronJob:
-    values = list(row)
-    values[10] = bool(values[10])
-    return CronJob(*values)
+def _job(row: Any) -> CronJob:
+    """A job from its row, by column name (SQLite keeps `paused` as 0 or 1)."""
+    job = one(CronJob, row)
+    job.paused = bool(job.paused)
+    return job

@@ -1,43 +1,165 @@
-"""The connection to the board database and its transactions.
+"""The board's database seam: a small `Database` protocol and the engine a URL names.
 
-Every write is `BEGIN IMMEDIATE ... COMMIT`: SQLite takes the write lock up front, so two
-writers queue on the busy timeout instead of failing half-way with `database is locked`,
-and a read inside the transaction can safely decide what the following conditional UPDATE
-does. The store uses the DB-API connection directly: SQLAlchemy costs a third of a second
-to import and halves commit throughput, and neither is affordable on the hot path.
+Two engines sit behind it: SQLite (`board.sqlite`, the embedded default, one file in WAL
+mode) and PostgreSQL (`board.postgres`, psycopg 3, for dispatchers on several hosts).
+The store speaks only this protocol: a write transaction, a read transaction, single
+statements outside one, the change signal, the clock, and the dialect name that picks
+the few statements the engines spell differently (`board.queries`).
+
+The store uses DB-API connections directly on both engines: SQLAlchemy costs a third of
+a second to import and halves commit throughput, neither affordable on the hot path.
 """
 
 from __future__ import annotations
 
-import os
 import re
-import sqlite3
-from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager
+from datetime import datetime
 from pathlib import Path
+from typing import Any, Literal, Protocol
 
 from hermes.errors import InvalidInput, StorageError
 
-SYNCHRONOUS_MODES = ("OFF", "NORMAL", "FULL", "EXTRA")
-DEFAULT_BUSY_TIMEOUT = 30.0
 #: The largest integer a column holds; no id can be larger.
 LARGEST = 2**63 - 1
 
+Dialect = Literal["sqlite", "postgresql"]
+#: "server": decisions that depend on time use the database server's clock (PostgreSQL,
+#: so hosts with skewed clocks agree); "caller": the `now` each call passes is used as
+#: is (SQLite always, and tests that pass literal times).
+Clock = Literal["server", "caller"]
+
 _SQLITE_URL = re.compile(r"sqlite(?:\+(?:pysqlite|aiosqlite))?://(?P<rest>.*)")
+_POSTGRES_URL = re.compile(r"postgres(?:ql)?(?:\+(?:psycopg|psycopg2|psycopg_async))?://")
+
+
+class Cursor(Protocol):
+    """What a statement gives back: rows (by position and by column name) and a count."""
+
+    @property
+    def rowcount(self) -> int: ...
+
+    @property
+    def description(self) -> Any: ...
+
+    def fetchone(self) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+    def __iter__(self) -> Iterator[Any]: ...
+
+
+class Connection(Protocol):
+    """A connection inside (or outside) a transaction; statements use `:name` parameters."""
+
+    def execute(self, sql: str, params: Any = ..., /) -> Cursor: ...
+
+    def executemany(self, sql: str, params: Iterable[Any], /) -> Cursor: ...
+
+    def tuples(self, sql: str, params: Any = ..., /) -> Cursor:
+        """The same statement with plain tuple rows, for bulk reads mapped once by the
+        cursor's column names (cheaper per row than name-addressable rows)."""
+        ...
+
+
+class Database(Protocol):
+    """One connection to the board, whatever the engine."""
+
+    @property
+    def dialect(self) -> Dialect:
+        """Which engine: picks the statements the engines spell differently."""
+        ...
+
+    @property
+    def url(self) -> str:
+        """The board's URL."""
+        ...
+
+    @property
+    def clock(self) -> Clock:
+        """Whose clock time-judged decisions use."""
+        ...
+
+    @property
+    def cx(self) -> Connection:
+        """The connection for single statements outside a transaction (autocommit)."""
+        ...
+
+    def write(self) -> AbstractContextManager[Connection]:
+        """A write transaction: commits whole or rolls back whole. A transaction that
+        lost a race to another (a serialization failure, a deadlock) raises `Retry`
+        after rolling back."""
+        ...
+
+    def read(self) -> AbstractContextManager[Connection]:
+        """A read transaction: one consistent snapshot across several statements."""
+        ...
+
+    def read_log(self) -> AbstractContextManager[Connection]:
+        """A read of the event log that never skips an event a later read would see:
+        on PostgreSQL, event ids are handed out before commit, so this waits until no
+        transaction is between taking an id and committing (see `board.postgres`)."""
+        ...
+
+    def now(self, cx: Connection, given: datetime, *, fresh: bool = False) -> datetime:
+        """The moment a decision inside the transaction `cx` uses: `given` with the
+        caller's clock, the server's clock otherwise (`fresh`: read it again now, after
+        the locks were taken, rather than at the transaction's start)."""
+        ...
+
+    def server_now(self) -> datetime | None:
+        """The database server's clock, or None when the caller's clock is the board's."""
+        ...
+
+    def data_version(self) -> int:
+        """A number that changes whenever another connection commits a change that
+        matters to the board's followers (cheap to poll; no round trip on PostgreSQL)."""
+        ...
+
+    def fileno(self) -> int | None:
+        """A descriptor that becomes readable when a change is announced (PostgreSQL's
+        LISTEN socket), or None where changes are only found by polling."""
+        ...
+
+    def close(self) -> None:
+        """Close the connection; uncommitted work is rolled back."""
+        ...
+
+
+class Retry(Exception):
+    """The transaction lost a race and was rolled back whole; running it again may
+    succeed (see `board.base.retried`)."""
+
+
+class LostRace(Retry):
+    """A conditional UPDATE decided by an earlier read matched nothing: someone changed
+    the row in between. Nothing of the transaction was applied."""
+
+
+def engine_of(url: str) -> Dialect:
+    """Which engine a board URL names; a bad or unsupported URL is refused with the fix."""
+    text = url.strip()
+    if _POSTGRES_URL.match(text):
+        return "postgresql"
+    if _SQLITE_URL.fullmatch(text):
+        return "sqlite"
+    if "://" not in text:
+        hint = f"sqlite:///{text}" if text.startswith("/") else "sqlite:///PATH/board.db"
+        raise InvalidInput(f"HERMES_DB_URL {url!r} is not a URL; write it as {hint}")
+    scheme = text.split(":", 1)[0]
+    raise InvalidInput(
+        f"HERMES_DB_URL scheme {scheme!r} is not supported; use sqlite:///PATH "
+        "or postgresql://USER@HOST/DATABASE"
+    )
 
 
 def sqlite_path(url: str) -> Path:
     """The file behind an SQLAlchemy-style SQLite URL (`sqlite:///path`, `+aiosqlite` too)."""
+    if engine_of(url) != "sqlite":
+        raise InvalidInput(f"HERMES_DB_URL {redact(url)!r} is not a SQLite URL")
     match = _SQLITE_URL.fullmatch(url.strip())
-    if match is None and "://" not in url:
-        hint = f"sqlite:///{url}" if url.startswith("/") else "sqlite:///PATH/board.db"
-        raise InvalidInput(f"HERMES_DB_URL {url!r} is not a URL; write it as {hint}")
-    if match is None:
-        scheme = url.split(":", 1)[0]
-        raise InvalidInput(
-            f"HERMES_DB_URL scheme {scheme!r} is not supported yet; "
-            "use sqlite:///PATH (PostgreSQL support is planned)"
-        )
+    assert match is not None
     rest = match["rest"].split("?", 1)[0]
     if not rest.startswith("/") or rest in ("/", "/:memory:"):
         raise InvalidInput(
@@ -46,137 +168,28 @@ def sqlite_path(url: str) -> Path:
     return Path(rest[1:]).expanduser()
 
 
-def synchronous_mode(value: str | None = None) -> str:
-    """The `PRAGMA synchronous` level: FULL unless `HERMES_SQLITE_SYNCHRONOUS` says otherwise."""
-    mode = (value or os.environ.get("HERMES_SQLITE_SYNCHRONOUS") or "FULL").upper()
-    if mode not in SYNCHRONOUS_MODES:
-        raise InvalidInput(
-            f"HERMES_SQLITE_SYNCHRONOUS {mode!r} is not a SQLite synchronous level; "
-            f"use one of {', '.join(SYNCHRONOUS_MODES)}"
-        )
-    return mode
+def redact(url: str) -> str:
+    """The URL without its password, fit for messages and logs."""
+    return re.sub(r"(://[^:/@?]*):[^@/?]*@", r"\1:***@", url)
 
 
-#: What to do, by SQLite's primary result code, for the faults a person can fix.
-_FIX = {
-    sqlite3.SQLITE_READONLY: "make the file and its directory writable "
-    "(or point HERMES_HOME elsewhere)",
-    sqlite3.SQLITE_IOERR: "check that the disk has free space and the file may grow (ulimit -f)",
-    sqlite3.SQLITE_FULL: "free some disk space",
-    sqlite3.SQLITE_CORRUPT: "restore it from a backup, or move it aside to start a new board",
-    sqlite3.SQLITE_NOTADB: "restore it from a backup, or move it aside to start a new board",
-    sqlite3.SQLITE_CANTOPEN: "check that the path exists and its directory is writable",
-}
+def open_database(
+    url: str, *, synchronous: str | None = None, clock: Clock | None = None
+) -> Database:
+    """Open the board database named by `url` (its engine chosen by the scheme).
+
+    `synchronous` is SQLite's durability level (ignored by PostgreSQL); `clock` says whose
+    clock time-judged decisions use (default: the server's on PostgreSQL).
+    """
+    if engine_of(url) == "postgresql":
+        from board.postgres import open_postgres
+
+        return open_postgres(url, clock=clock or "server")
+    from board.sqlite import open_sqlite
+
+    return open_sqlite(url, synchronous=synchronous)
 
 
-def _storage_error(path: Path, exc: sqlite3.Error) -> StorageError:
-    """An actionable error for a database we cannot use: what went wrong and what to do."""
-    code = getattr(exc, "sqlite_errorcode", None)
-    fix = _FIX.get(code & 0xFF) if isinstance(code, int) else None
-    return StorageError(
-        f"cannot use the board database {path}: {exc}; "
-        + (fix or "check that HERMES_HOME (or HERMES_DB_URL) points to a writable, healthy file")
-    )
-
-
-class Database:
-    """One SQLite connection in WAL mode, with explicit read and write transactions."""
-
-    dialect = "sqlite"
-
-    def __init__(
-        self,
-        path: Path,
-        *,
-        synchronous: str | None = None,
-        busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
-    ) -> None:
-        self.path = path
-        _private(path)
-        try:
-            self.cx = sqlite3.connect(
-                path,
-                timeout=busy_timeout,
-                isolation_level=None,  # we issue BEGIN/COMMIT ourselves
-                check_same_thread=False,  # callers pin one connection to one thread
-                cached_statements=256,
-            )
-            self.cx.execute(f"PRAGMA synchronous={synchronous_mode(synchronous)}")
-            self.cx.execute("PRAGMA foreign_keys=ON")
-            mode = self.cx.execute("PRAGMA journal_mode").fetchone()[0]
-            if mode != "wal":
-                self.cx.execute("PRAGMA journal_mode=WAL")
-        except sqlite3.Error as exc:
-            raise _storage_error(path, exc) from exc
-
-    def write(self) -> AbstractContextManager[sqlite3.Connection]:
-        """A write transaction: takes the write lock first, commits or rolls back whole."""
-        return self._transaction("BEGIN IMMEDIATE")
-
-    def read(self) -> AbstractContextManager[sqlite3.Connection]:
-        """A read transaction: one consistent snapshot across several statements."""
-        return self._transaction("BEGIN")
-
-    @contextmanager
-    def _transaction(self, begin: str) -> Iterator[sqlite3.Connection]:
-        cx = self.cx
-        try:
-            cx.execute(begin)
-            yield cx
-            cx.execute("COMMIT")
-        except BaseException as exc:
-            if cx.in_transaction:
-                cx.execute("ROLLBACK")
-            # Disk full, read-only files, corruption: the environment's fault, not a bug.
-            if isinstance(exc, sqlite3.OperationalError) or type(exc) is sqlite3.DatabaseError:
-                raise _storage_error(self.path, exc) from exc
-            if isinstance(exc, OverflowError):  # a number SQLite cannot hold: bad input
-                raise InvalidInput(
-                    f"a number given is larger than the board can hold ({LARGEST:,}); "
-                    "check the ids and numbers"
-                ) from exc
-            if isinstance(exc, UnicodeEncodeError):  # text with lone surrogates: not UTF-8
-                near = exc.object[max(0, exc.start - 20) : exc.end + 20]
-                raise InvalidInput(
-                    f"text that is not valid UTF-8 ({near!r}); give text in UTF-8"
-                ) from exc
-            raise
-
-    def data_version(self) -> int:
-        """A number that changes whenever another connection commits (cheap to poll)."""
-        return int(self.cx.execute("PRAGMA data_version").fetchone()[0])
-
-    def close(self) -> None:
-        """Close the connection; uncommitted work is rolled back."""
-        self.cx.close()
-
-
-def _private(path: Path) -> None:
-    """Make the board file readable by its owner only (0600), creating it so; SQLite
-    gives its `-wal` and `-shm` files the same permissions. Best effort: a board the
-    user cannot chmod (someone else's, read-only) still opens.
-
-    Only paths are used once the file exists: closing any descriptor of a database file
-    drops every POSIX lock this process holds on it, including SQLite's own."""
-    try:
-        if not path.exists():
-            os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
-        for side in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
-            mode = side.stat().st_mode if side.exists() else 0
-            if mode & 0o077:
-                side.chmod(mode & 0o700)  # others lose access; the owner's bits stay
-    except OSError:
-        pass  # SQLite will say what is wrong, with the fix
-
-
-def open_database(url: str, *, synchronous: str | None = None) -> Database:
-    """Open the board database named by `url`, creating its directory on first use."""
-    path = sqlite_path(url)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise StorageError(
-            f"cannot create {path.parent}: {exc.strerror or exc}; "
-            "point HERMES_HOME or HERMES_DB_URL at a writable place"
-        ) from exc
-    return Database(path, synchronous=synchronous)
+def storage_error(what: str, exc: BaseException, fix: str) -> StorageError:
+    """An actionable error for a database that cannot be used: what, why, the fix."""
+    return StorageError(f"cannot use the board database {what}: {exc}; {fix}")

@@ -10,9 +10,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from board import queries as q
-from board.base import StoreBase
+from board.base import StoreBase, retried
 from board.cards import Card, DispatcherInfo, LiveRun, Run
 from board.clock import iso, parse_iso
+from board.rows import build, columns, one, rows_of
 from board.status import ACTION_OF_KIND
 
 
@@ -55,9 +56,13 @@ class DispatchReads(StoreBase):
     def live_runs(self) -> list[LiveRun]:
         """Every run that holds a lease, oldest first, with its card's status and profile."""
         with self._db.read() as cx:
-            rows = cx.execute(q.LIVE_RUNS).fetchall()
-        width = len(q.RUN_COLUMNS.split(","))
-        return [LiveRun(Run(*row[:width]), *row[width:]) for row in rows]
+            cursor = cx.tuples(q.LIVE_RUNS)
+            names = columns(cursor)
+            status, profile, title = (names.index(name) for name in ("status", "profile", "title"))
+            return [
+                LiveRun(build(Run, names, row), row[status], row[profile], row[title])
+                for row in cursor
+            ]
 
     def wait_for_write_lock(self) -> None:
         """Take the board's write lock and let it go at once, writing nothing.
@@ -72,7 +77,7 @@ class DispatchReads(StoreBase):
     def run(self, run_id: int) -> Run | None:
         """One run (its `outcome` is `running` while it is live), or None if unknown."""
         row = self._db.cx.execute(q.RUN_BY_ID, {"run_id": run_id}).fetchone()
-        return None if row is None else Run(*row)
+        return None if row is None else one(Run, row)
 
     def next_deadline(self, now: datetime) -> datetime | None:
         """The next moment something becomes due: a scheduled start, a lease expiry or a
@@ -102,10 +107,9 @@ class DispatchReads(StoreBase):
         row = self._db.cx.execute(q.RUN_END, {"run_id": run_id}).fetchone()
         if row is None:
             return None
-        width = len(q.RUN_COLUMNS.split(","))
-        status, not_before, planned, unfinished = row[width:]
+        planned = row["planned"]
         data = json.loads(planned) if planned else None
-        return RunEnd(Run(*row[:width]), status, not_before, data, unfinished)
+        return RunEnd(one(Run, row), row["status"], row["not_before"], data, row["unfinished"])
 
     def last_answer(self, card_id: int, run_id: int) -> tuple[str, dict[str, Any]] | None:
         """How a human (or the auto-approval) last answered the run's request: the event
@@ -125,6 +129,7 @@ class DispatchReads(StoreBase):
         card_id, title, not_before, attempts = row
         return Scheduled(card_id, title, not_before, attempts, count)
 
+    @retried
     def register_dispatcher(
         self,
         dispatcher_id: str,
@@ -137,72 +142,81 @@ class DispatchReads(StoreBase):
     ) -> None:
         """Announce a dispatcher on the board; `lease`: how long its registry heartbeat
         may go unrenewed before others judge it gone."""
-        params = {
+        params: dict[str, object] = {
             "id": dispatcher_id,
             "host": host,
             "pid": pid,
             "concurrency": concurrency,
-            "now": iso(now),
             "lease": lease,
         }
         with self._db.write() as cx:
+            params["now"] = iso(self._now(cx, now))
             cx.execute(q.REGISTER_DISPATCHER, params)
 
     def registry(self, now: datetime, recent: timedelta = timedelta(hours=1)) -> list[Registered]:
         """Dispatchers not recorded as stopped, and those stopped within `recent`."""
         rows = self._db.cx.execute(q.REGISTRY, {"since": iso(now - recent)}).fetchall()
-        return [Registered(DispatcherInfo(*row[:7]), row[7], row[8]) for row in rows]
+        return [
+            Registered(one(DispatcherInfo, row), row["lease"], row["stop_requested_at"])
+            for row in rows
+        ]
 
+    @retried
     def request_stop(self, dispatcher_id: str, now: datetime) -> bool:
         """Ask a running dispatcher to stop (it reads this on its next wake); False if it
         is recorded as stopped or was already asked."""
         with self._db.write() as cx:
-            params = {"id": dispatcher_id, "now": iso(now)}
-            return cx.execute(q.REQUEST_STOP, params).rowcount == 1
+            params = {"id": dispatcher_id, "now": iso(self._now(cx, now))}
+            return cx.execute(q.REQUEST_STOP, params).rowcount == 1  # 0: said plainly
 
     def stop_requested(self, dispatcher_id: str) -> bool:
         """Whether a stop was asked of this dispatcher through the board."""
         row = self._db.cx.execute(q.STOP_REQUESTED, {"id": dispatcher_id}).fetchone()
         return bool(row and row[0])
 
+    @retried
     def dispatcher_beat(self, dispatcher_id: str, now: datetime, *, stopped: bool = False) -> None:
         """Record that the dispatcher is alive (or, with `stopped`, that it has stopped)."""
         sql = q.DISPATCHER_STOPPED if stopped else q.DISPATCHER_BEAT
         with self._db.write() as cx:
-            cx.execute(sql, {"id": dispatcher_id, "now": iso(now)})
+            params = {"id": dispatcher_id, "now": iso(self._now(cx, now))}
+            self._apply(cx, sql, params, f"recording dispatcher {dispatcher_id}")
 
     def dispatchers(
         self, now: datetime, recent: timedelta = timedelta(hours=1)
     ) -> list[DispatcherInfo]:
         """Dispatchers still registered, or stopped within `recent`."""
-        rows = self._db.cx.execute(q.DISPATCHERS, {"since": iso(now - recent)}).fetchall()
-        return [DispatcherInfo(*row) for row in rows]
+        cursor = self._db.cx.tuples(q.DISPATCHERS, {"since": iso(now - recent)})
+        return rows_of(DispatcherInfo, cursor)
 
     def finished_with_workspace(self) -> list[Card]:
         """Finished cards that still record a worktree or scratch workspace."""
         with self._db.read() as cx:
-            return [Card.from_row(row) for row in cx.execute(q.FINISHED_WITH_WORKSPACE)]
+            return Card.from_cursor(cx.tuples(q.FINISHED_WITH_WORKSPACE))
 
     def worktrees(self) -> dict[str, tuple[int, str]]:
         """Worktree path -> (card id, status) for every card that records one."""
         rows = self._db.cx.execute(q.WORKTREES).fetchall()
         return {worktree: (card_id, status) for card_id, _repo, worktree, status in rows}
 
+    @retried
     def clear_worktree(self, card_id: int, now: datetime, actor: str = "cli") -> None:
         """Forget a removed worktree (the branch stays); event `worktree_removed`."""
-        stamp = iso(now)
         with self._db.write() as cx:
-            self._status(cx, card_id)
-            cx.execute(q.CLEAR_WORKTREE, {"id": card_id, "now": stamp})
+            stamp = iso(self._now(cx, now))
+            self._lock(cx, card_id)
+            params = {"id": card_id, "now": stamp}
+            self._apply(cx, q.CLEAR_WORKTREE, params, f"forgetting card {card_id}'s worktree")
             self._event(cx, card_id, "worktree_removed", actor, stamp)
 
+    @retried
     def note(
         self, card_id: int, kind: str, now: datetime, actor: str, data: dict[str, Any]
     ) -> None:
         """Record an event that does not change the card's status (e.g. `merged`)."""
         if kind in ACTION_OF_KIND:
             raise ValueError(f"{kind!r} events change a card's status; use the store's commands")
-        stamp = iso(now)
         with self._db.write() as cx:
+            stamp = iso(self._now(cx, now))
             self._status(cx, card_id)
             self._event(cx, card_id, kind, actor, stamp, data)

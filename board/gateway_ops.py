@@ -14,9 +14,10 @@ from datetime import datetime
 from typing import Any
 
 from board import queries as q
-from board.base import StoreBase
+from board.base import StoreBase, retried
 from board.cards import Event
 from board.clock import iso
+from board.rows import one
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +49,7 @@ class SentMessage:
 class GatewayCommands(StoreBase):
     """Subscriptions, deliveries and the gateway's own records."""
 
+    @retried
     def subscribe(
         self, platform: str, chat: str, card_id: int, now: datetime, mode: str = "all"
     ) -> bool:
@@ -62,18 +64,21 @@ class GatewayCommands(StoreBase):
     def subscriptions_due(self, platform: str, now: datetime) -> list[Subscription]:
         """Open subscriptions of `platform` whose next delivery may happen now."""
         rows = self._db.cx.execute(q.SUBSCRIPTIONS_DUE, {"platform": platform, "now": iso(now)})
-        return [Subscription(*row) for row in rows]
+        return [one(Subscription, row) for row in rows]
 
     def subscriptions(self, platform: str | None = None) -> list[Subscription]:
         """Every subscription (of one platform), for status and tests."""
         sql = q.SUBSCRIPTIONS_ALL if platform is None else q.SUBSCRIPTIONS_OF
-        return [Subscription(*row) for row in self._db.cx.execute(sql, {"platform": platform})]
+        return [one(Subscription, row) for row in self._db.cx.execute(sql, {"platform": platform})]
 
+    @retried  # a log read that waited too long for writers (PostgreSQL) tries again
     def pending_events(self, sub: Subscription, limit: int = 200) -> list[Event]:
         """The events of the subscription's card and of its child cards after its cursor."""
         params = {"card_id": sub.card_id, "cursor": sub.cursor, "limit": limit}
-        return [Event.from_row(row) for row in self._db.cx.execute(q.SUBSCRIPTION_EVENTS, params)]
+        with self._db.read_log() as cx:  # never past an event still on its way
+            return Event.from_cursor(cx.tuples(q.SUBSCRIPTION_EVENTS, params))
 
+    @retried
     def delivered(
         self,
         sub_id: int,
@@ -87,25 +92,27 @@ class GatewayCommands(StoreBase):
         """The platform took the message for the event at `cursor` (or there was nothing
         to say): move the cursor, and record the message sent (chat, id, card, run,
         purpose) so that a reply to it finds its card."""
-        stamp = iso(now)
         with self._db.write() as cx:
+            stamp = iso(self._now(cx, now))
             params = {
                 "id": sub_id,
                 "cursor": cursor,
                 "status_message": status_message,
                 "closed_at": stamp if closed else None,
             }
-            cx.execute(q.DELIVERED, params)
+            self._apply(cx, self._sql.delivered, params, f"moving subscription {sub_id}'s cursor")
             if sent is not None:
                 platform = cx.execute(q.SUBSCRIPTION_PLATFORM, {"id": sub_id}).fetchone()[0]
                 self._remember(cx, platform, sent, stamp)
 
+    @retried
     def delivery_failed(self, sub_id: int, error: str, retry_at: datetime) -> None:
         """A send failed: count it, keep the error, try again at `retry_at`."""
         with self._db.write() as cx:
             params = {"id": sub_id, "error": error[:1000], "retry_at": iso(retry_at)}
-            cx.execute(q.DELIVERY_FAILED, params)
+            self._apply(cx, q.DELIVERY_FAILED, params, f"recording subscription {sub_id}'s failure")
 
+    @retried
     def remember_message(
         self,
         platform: str,
@@ -124,22 +131,24 @@ class GatewayCommands(StoreBase):
         """What a message of the bot was about (None: not one of ours, or unknown)."""
         params = {"platform": platform, "chat": chat, "message": message}
         row = self._db.cx.execute(q.SENT_MESSAGE, params).fetchone()
-        return SentMessage(*row) if row else None
+        return one(SentMessage, row) if row else None
 
     def request_message(
         self, platform: str, chat: str, card_id: int, run_id: int | None
     ) -> str | None:
         """The message that asked this chat for an answer for the card's run, if any."""
         params = {"platform": platform, "chat": chat, "card_id": card_id, "run_id": run_id}
-        row = self._db.cx.execute(q.REQUEST_MESSAGE, params).fetchone()
+        row = self._db.cx.execute(self._sql.request_message, params).fetchone()
         return str(row[0]) if row else None
 
+    @retried
     def tell_stranger_once(self, platform: str, user: str, now: datetime) -> bool:
         """True the first time this user is told they are not allowed."""
         params = {"platform": platform, "user": user, "now": iso(now)}
         with self._db.write() as cx:
             return cx.execute(q.TELL_STRANGER, params).rowcount == 1
 
+    @retried
     def gateway_beat(
         self,
         platform: str,
@@ -167,9 +176,10 @@ class GatewayCommands(StoreBase):
     def gateway_states(self) -> list[dict[str, Any]]:
         """What each platform's gateway last said, with its undelivered count."""
         rows = self._db.cx.execute(q.GATEWAY_STATES).fetchall()
-        names = ("platform", "host", "pid", "connected", "heartbeat_at", "last_message_at",
-                 "last_error", "undelivered", "failing")  # fmt: skip
-        return [dict(zip(names, row, strict=True)) for row in rows]
+        states = [dict(zip(row.keys(), row, strict=True)) for row in rows]
+        for state in states:
+            state["connected"] = bool(state["connected"])  # SQLite keeps 0 or 1
+        return states
 
     def _remember(
         self,

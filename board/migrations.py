@@ -12,18 +12,20 @@ loaded only to compile DDL when a migration actually runs.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from board.clock import iso
-from hermes.errors import StorageError
+from board.db import redact
+from hermes.errors import HermesError, StorageError
 
 if TYPE_CHECKING:
     from sqlalchemy import MetaData
 
-    from board.db import Database
+    from board.db import Connection, Database
 
 
 class Migration(NamedTuple):
@@ -218,7 +220,7 @@ def _scheduled_index(dialect: str) -> list[str]:
         sqlite_where=text(scheduled),
         postgresql_where=text(scheduled),
     )
-    compiler = make_url(f"{dialect}://").get_dialect()()
+    compiler = make_url(_SQLALCHEMY_URLS.get(dialect, f"{dialect}://")).get_dialect()()
     return [str(CreateIndex(index).compile(dialect=compiler))]
 
 
@@ -309,6 +311,42 @@ def _gateway(dialect: str) -> list[str]:
     return ddl_for([md.tables[name] for name in names], dialect)
 
 
+# What PostgreSQL adds to the schema (0008): the change notices and the events lock that
+# `board.postgres` describes. The statement trigger on events takes the shared side of
+# the events lock before the statement takes its ids, and announces the change; both
+# last until the transaction ends. The few tables that change without an event announce
+# themselves too (a new cron job, a stop asked of a dispatcher).
+_PG_NOTICES = [
+    """
+CREATE FUNCTION hermes_events_written() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_advisory_xact_lock_shared(1751478893, 1);
+    PERFORM pg_notify('hermes_board', '');
+    RETURN NULL;
+END
+$$""",
+    """
+CREATE FUNCTION hermes_board_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('hermes_board', '');
+    RETURN NULL;
+END
+$$""",
+    "CREATE TRIGGER events_written BEFORE INSERT ON events "
+    "FOR EACH STATEMENT EXECUTE FUNCTION hermes_events_written()",
+    "CREATE TRIGGER cron_jobs_changed AFTER INSERT OR UPDATE OR DELETE ON cron_jobs "
+    "FOR EACH STATEMENT EXECUTE FUNCTION hermes_board_changed()",
+    "CREATE TRIGGER dispatchers_stop_asked AFTER UPDATE OF stop_requested_at ON dispatchers "
+    "FOR EACH STATEMENT EXECUTE FUNCTION hermes_board_changed()",
+]
+
+
+def _change_notices(dialect: str) -> list[str]:
+    """0008: PostgreSQL's change notices and events lock (nothing on SQLite, whose
+    `data_version` moves by itself and whose writers commit in order)."""
+    return list(_PG_NOTICES) if dialect == "postgresql" else []
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration("0001_initial", lambda dialect: ddl(_initial(), dialect)),
     Migration("0002_dispatch", _dispatch),
@@ -317,6 +355,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("0005_card_model_archive", _card_model_archive),
     Migration("0006_dispatcher_control", _dispatcher_control),
     Migration("0007_gateway", _gateway),
+    Migration("0008_change_notices", _change_notices),
 )
 MIGRATION_NAMES: tuple[str, ...] = tuple(m.name for m in MIGRATIONS)
 
@@ -335,23 +374,41 @@ def ddl(metadata: MetaData, dialect: str = "sqlite") -> list[str]:
     return ddl_for(list(metadata.sorted_tables), dialect)
 
 
+def fresh_schema(dialect: str) -> list[str]:
+    """Everything a new board is made of: the tables from `board.schema`, and what the
+    engine adds beyond tables (PostgreSQL's notices)."""
+    return ddl(_fresh(), dialect) + _change_notices(dialect)
+
+
+def for_engine(statement: str, dialect: str) -> str:
+    """A statement as the engine runs it. PostgreSQL: every integer column is 64-bit, as
+    SQLite's are (ids are never capped at 2**31; `SERIAL` becomes `BIGSERIAL`)."""
+    if dialect != "postgresql":
+        return statement
+    return re.sub(r"\bSERIAL\b", "BIGSERIAL", re.sub(r"\bINTEGER\b", "BIGINT", statement))
+
+
 def ddl_for(tables: list[Any], dialect: str) -> list[str]:
     """The CREATE statements (tables and their indexes) for some tables of a metadata."""
     from sqlalchemy import create_mock_engine
     from sqlalchemy.engine import make_url
 
-    compiler = make_url(f"{dialect}://").get_dialect()()
+    url = _SQLALCHEMY_URLS.get(dialect, f"{dialect}://")
+    compiler = make_url(url).get_dialect()()
     statements: list[str] = []
     engine = create_mock_engine(
-        f"{dialect}://",
+        url,
         lambda sql, *_, **__: statements.append(str(sql.compile(dialect=compiler))),
     )
     tables[0].metadata.create_all(engine, tables=tables, checkfirst=False)
     return statements
 
 
-def applied(cx: sqlite3.Connection) -> list[str] | None:
+def applied(cx: Connection, dialect: str = "sqlite") -> list[str] | None:
     """Names of the migrations this database has, or None when it has no schema yet."""
+    if dialect == "postgresql":  # a failed statement would end PostgreSQL's transaction
+        if cx.execute("SELECT to_regclass('schema_migrations')").fetchone()[0] is None:
+            return None
     try:
         rows = cx.execute("SELECT name FROM schema_migrations ORDER BY name").fetchall()
     except sqlite3.OperationalError as exc:
@@ -362,35 +419,62 @@ def applied(cx: sqlite3.Connection) -> list[str] | None:
 
 
 def migrate(db: Database, now: datetime) -> list[str]:
-    """Bring the database to the current schema; returns the migrations it ran."""
-    if applied(db.cx) == list(MIGRATION_NAMES):
+    """Bring the database to the current schema; returns the migrations it ran.
+
+    One write transaction: it runs whole or not at all (DDL is transactional on both
+    engines), and two processes never migrate at once (SQLite's write lock; an advisory
+    lock on PostgreSQL)."""
+    if applied(db.cx, db.dialect) == list(MIGRATION_NAMES):
         return []
-    with db.write() as cx:  # re-read under the write lock: another process may have won
-        have = applied(cx)
-        if have is None:
-            _run(cx, ddl(_fresh(), db.dialect))
-            _record(cx, MIGRATION_NAMES, iso(now))
-            return list(MIGRATION_NAMES)
-        unknown = sorted(set(have) - set(MIGRATION_NAMES))
-        if unknown:
-            raise StorageError(
-                f"the board at {db.path} was written by a newer hermes "
-                f"(unknown migration {unknown[0]}); upgrade hermes to use it"
-            )
-        pending = [m for m in MIGRATIONS if m.name not in have]
-        for migration in pending:
-            _run(cx, migration.statements(db.dialect))
-        _record(cx, [m.name for m in pending], iso(now))
-        return [m.name for m in pending]
+    try:
+        with db.write() as cx:  # re-read under the lock: another process may have won
+            if db.dialect == "postgresql":
+                cx.execute("SELECT pg_advisory_xact_lock(1751478893, 3)")  # MIGRATE_LOCK
+            return _migrate(db, cx, iso(now))
+    except HermesError:
+        raise
+    except Exception as exc:  # a statement the database refused: nothing was applied
+        raise StorageError(
+            f"cannot bring the board at {_where(db)} to the current schema: {exc}; "
+            "nothing was changed"
+        ) from exc
 
 
-def _run(cx: sqlite3.Connection, statements: list[str]) -> None:
+def _migrate(db: Database, cx: Connection, now: str) -> list[str]:
+    have = applied(cx, db.dialect)
+    if have is None:
+        _run(cx, fresh_schema(db.dialect), db.dialect)
+        _record(cx, MIGRATION_NAMES, now)
+        return list(MIGRATION_NAMES)
+    unknown = sorted(set(have) - set(MIGRATION_NAMES))
+    if unknown:
+        raise StorageError(
+            f"the board at {_where(db)} was written by a newer hermes "
+            f"(unknown migration {unknown[0]}); upgrade hermes to use it"
+        )
+    pending = [m for m in MIGRATIONS if m.name not in have]
+    for migration in pending:
+        _run(cx, migration.statements(db.dialect), db.dialect)
+    _record(cx, [m.name for m in pending], now)
+    return [m.name for m in pending]
+
+
+def _where(db: Database) -> str:
+    path = getattr(db, "path", None)
+    return str(path) if path is not None else redact(db.url)
+
+
+def _run(cx: Connection, statements: list[str], dialect: str) -> None:
     for statement in statements:
-        cx.execute(statement)
+        cx.execute(for_engine(statement, dialect))
 
 
-def _record(cx: sqlite3.Connection, names: tuple[str, ...] | list[str], now: str) -> None:
+def _record(cx: Connection, names: tuple[str, ...] | list[str], now: str) -> None:
     cx.executemany(
-        "INSERT INTO schema_migrations (name, applied_at) VALUES (?, ?)",
-        [(name, now) for name in names],
+        "INSERT INTO schema_migrations (name, applied_at) VALUES (:name, :now)",
+        [{"name": name, "now": now} for name in names],
     )
+
+
+#: SQLAlchemy dialects that compile DDL without a driver installed beyond psycopg.
+_SQLALCHEMY_URLS = {"postgresql": "postgresql+psycopg://"}

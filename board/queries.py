@@ -1,10 +1,13 @@
 """Every SQL statement the board issues, in one place (the store is the only caller).
 
-Plain SQL with named parameters, kept to what SQLite and PostgreSQL both speak
-(`RETURNING`, `ON CONFLICT DO NOTHING`, `WITH`), so the schema's second home needs a
-different connection, not different queries. State changes are conditional UPDATEs
-(`WHERE id = :id AND status = :from` or `AND run_id = :run_id`): a stale caller changes
-nothing instead of overwriting someone else's work.
+Plain SQL with `:name` parameters, written once in what SQLite and PostgreSQL both speak
+(`RETURNING`, `ON CONFLICT`, `WITH`, `TRUE`/`FALSE`, quoted `"user"`); the few statements
+the engines spell differently (row locks, the claim, the larger of two values, a
+comparison with NULL) are in `DialectSql` at the end, one instance per engine.
+
+State changes are conditional UPDATEs (`WHERE id = :id AND status = :from` or
+`AND run_id = :run_id`): a stale caller changes nothing instead of overwriting someone
+else's work, and the store checks the row count of each.
 
 Statuses appear as literals where an index depends on it: SQLite uses the partial index
 `ix_cards_ready` only when the query says `status = 'ready'` word for word.
@@ -13,6 +16,7 @@ Statuses appear as literals where an index depends on it: SQLite uses the partia
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 CARD_COLUMNS = (
     "id, title, body, status, profile, priority, labels, parent_id, source, key, "
@@ -122,9 +126,10 @@ WHERE run_id = :run_id AND kind IN ({kinds}) ORDER BY id
 
 # -- runs: claim, lease, finish ------------------------------------------------------
 
-# The claim is one statement: pick the best claimable card (priority, then age) straight
-# off the partial index and open its run. The write lock taken by BEGIN IMMEDIATE makes
-# the following conditional UPDATE of the card certain to apply.
+# SQLite's claim: pick the best claimable card (priority, then age) straight off the
+# partial index and open its run. The write lock taken by BEGIN IMMEDIATE makes the
+# following conditional UPDATE of the card certain to apply (its row count is checked
+# all the same). PostgreSQL's claim is `PG_CLAIM`, one statement.
 CLAIM_RUN = """
 INSERT INTO runs (card_id, attempt, worker, host, pid, started_at, heartbeat_at,
                   lease_expires_at, outcome)
@@ -247,9 +252,10 @@ SELECT {", ".join("r." + c.strip() for c in RUN_COLUMNS.split(","))},
        c.status, c.not_before,
        (SELECT e.data FROM events e
         WHERE e.card_id = c.id AND e.run_id = r.id AND e.kind = 'planned'
-        ORDER BY e.id DESC LIMIT 1),
+        ORDER BY e.id DESC LIMIT 1) AS planned,
        (SELECT count(*) FROM cards k
         WHERE k.parent_id = c.id AND k.status NOT IN ('done', 'failed', 'cancelled'))
+           AS unfinished
 FROM runs r JOIN cards c ON c.id = r.card_id
 WHERE r.id = :run_id
 """
@@ -377,7 +383,7 @@ INSERT_JOB = """
 INSERT INTO cron_jobs (schedule, tz, title, body, profile, repo, base, deliver, overlap,
                        paused, created_at, next_fire_at)
 VALUES (:schedule, :tz, :title, :body, :profile, :repo, :base, :deliver, :overlap,
-        0, :now, :next_fire_at)
+        FALSE, :now, :next_fire_at)
 RETURNING id
 """
 JOB_BY_ID = f"SELECT {JOB_COLUMNS} FROM cron_jobs WHERE id = :id"
@@ -385,7 +391,7 @@ ALL_JOBS = f"SELECT {JOB_COLUMNS} FROM cron_jobs ORDER BY id"
 # Read on every dispatcher wake: only the jobs due now (times are fixed-width ISO text).
 DUE_JOBS = f"""
 SELECT {JOB_COLUMNS} FROM cron_jobs
-WHERE paused = 0 AND next_fire_at IS NOT NULL AND next_fire_at <= :now ORDER BY id
+WHERE NOT paused AND next_fire_at IS NOT NULL AND next_fire_at <= :now ORDER BY id
 """
 DELETE_JOB_EVENTS = "DELETE FROM cron_events WHERE job_id = :id"
 DELETE_JOB = "DELETE FROM cron_jobs WHERE id = :id"
@@ -396,14 +402,14 @@ UPDATE cron_jobs SET paused = :paused, next_fire_at = :next_fire_at WHERE id = :
 # dispatcher read: two dispatchers cannot both fire the same time.
 ADVANCE_JOB = """
 UPDATE cron_jobs SET next_fire_at = :next_fire_at, last_fire_at = :fire_at
-WHERE id = :id AND paused = 0 AND next_fire_at = :expected
+WHERE id = :id AND NOT paused AND next_fire_at = :expected
 """
 SET_LAST_CARD = "UPDATE cron_jobs SET last_card_id = :card_id WHERE id = :id"
 INSERT_JOB_EVENT = """
 INSERT INTO cron_events (job_id, at, kind, data) VALUES (:job_id, :at, :kind, :data)
 """
 JOB_EVENTS = "SELECT at, kind, data FROM cron_events WHERE job_id = :id ORDER BY id"
-NEXT_CRON = "SELECT min(next_fire_at) FROM cron_jobs WHERE paused = 0"
+NEXT_CRON = "SELECT min(next_fire_at) FROM cron_jobs WHERE NOT paused"
 
 # -- the chat gateway -----------------------------------------------------------------------
 
@@ -436,8 +442,9 @@ WHERE id > :cursor AND (
 ORDER BY id LIMIT :limit
 """
 SUBSCRIPTION_PLATFORM = "SELECT platform FROM subscriptions WHERE id = :id"
-DELIVERED = """
-UPDATE subscriptions SET cursor = max(cursor, :cursor), failures = 0, last_error = NULL,
+# `{larger}` is the engine's larger-of-two function (see DialectSql).
+_DELIVERED = """
+UPDATE subscriptions SET cursor = {larger}(cursor, :cursor), failures = 0, last_error = NULL,
     retry_at = NULL, status_message = COALESCE(:status_message, status_message),
     closed_at = COALESCE(:closed_at, closed_at)
 WHERE id = :id
@@ -455,15 +462,16 @@ SENT_MESSAGE = """
 SELECT card_id, run_id, purpose FROM chat_messages
 WHERE platform = :platform AND chat = :chat AND message = :message
 """
-REQUEST_MESSAGE = """
+# `{same}` compares with NULL as a value: `IS` (SQLite), `IS NOT DISTINCT FROM` (PostgreSQL).
+_REQUEST_MESSAGE = """
 SELECT message FROM chat_messages
-WHERE platform = :platform AND chat = :chat AND card_id = :card_id AND run_id IS :run_id
+WHERE platform = :platform AND chat = :chat AND card_id = :card_id AND run_id {same} :run_id
   AND purpose IN ('question', 'approval')
 ORDER BY created_at DESC LIMIT 1
 """
 TELL_STRANGER = """
-INSERT INTO gateway_strangers (platform, user, told_at) VALUES (:platform, :user, :now)
-ON CONFLICT (platform, user) DO NOTHING
+INSERT INTO gateway_strangers (platform, "user", told_at) VALUES (:platform, :user, :now)
+ON CONFLICT (platform, "user") DO NOTHING
 """
 GATEWAY_BEAT = """
 INSERT INTO gateway_state (platform, host, pid, connected, heartbeat_at, last_message_at,
@@ -479,7 +487,110 @@ SELECT g.platform, g.host, g.pid, g.connected, g.heartbeat_at, g.last_message_at
        g.last_error,
        (SELECT count(*) FROM subscriptions s WHERE s.platform = g.platform
             AND s.closed_at IS NULL
-            AND EXISTS (SELECT 1 FROM events e WHERE e.card_id = s.card_id AND e.id > s.cursor)),
+            AND EXISTS (SELECT 1 FROM events e WHERE e.card_id = s.card_id AND e.id > s.cursor))
+           AS undelivered,
        (SELECT count(*) FROM subscriptions s WHERE s.platform = g.platform AND s.failures > 0)
+           AS failing
 FROM gateway_state g ORDER BY g.platform
 """
+
+# -- what the engines spell differently ---------------------------------------------------
+
+# PostgreSQL's claim, in one statement: lock the best claimable card, skipping any another
+# claim holds (no waiting, no double claim), open its run, and mark the card running with
+# it. The last column counts the cards the UPDATE marked: the store checks it is 1.
+PG_CLAIM = """
+WITH picked AS (
+    SELECT id, attempts FROM cards
+    WHERE status = 'ready' AND (not_before IS NULL OR not_before <= :now){profile_filter}
+    ORDER BY priority DESC, id
+    LIMIT 1
+    FOR UPDATE SKIP LOCKED
+), run AS (
+    INSERT INTO runs (card_id, attempt, worker, host, pid, started_at, heartbeat_at,
+                      lease_expires_at, outcome)
+    SELECT id, attempts + 1, CAST(:worker AS TEXT), CAST(:host AS TEXT),
+           CAST(:pid AS BIGINT), CAST(:now AS TEXT), CAST(:now AS TEXT),
+           CAST(:lease_expires_at AS TEXT), 'running'
+    FROM picked
+    RETURNING id, card_id, attempt
+), marked AS (
+    UPDATE cards SET status = 'running', attempts = run.attempt, run_id = run.id,
+                     updated_at = :now
+    FROM run WHERE cards.id = run.card_id AND cards.status = 'ready'
+    RETURNING cards.id
+)
+SELECT run.id, run.card_id, run.attempt, (SELECT count(*) FROM marked) AS marked FROM run
+"""
+
+# Row locks (PostgreSQL): what a write transaction reads to decide its conditional UPDATE
+# is locked first, so no other transaction can change it in between. The rules that keep
+# promotion right with writers side by side:
+# - whoever finishes a card holds its row, then locks its waiting dependents and its
+#   parent goal before promoting them (each promotion statement then sees every commit
+#   made before the lock was granted);
+# - whoever makes a card wait (create, retry, a move, a parked goal) holds its row and
+#   shares the rows of its dependencies before reading their statuses;
+# so of two such transactions on one edge, the second sees what the first committed.
+_LOCK_CARD = CARD_STATUS + " FOR UPDATE"
+_SHARE_CARD = CARD_STATUS + " FOR SHARE"
+_PAIR = "SELECT id, status FROM cards WHERE id IN (:a, :b) ORDER BY id"
+_SHARE_DEPENDENCIES = """
+SELECT id FROM cards WHERE id IN (SELECT depends_on FROM dependencies WHERE card_id = :id)
+ORDER BY id FOR SHARE
+"""
+_LOCK_DEPENDENTS = """
+SELECT id FROM cards
+WHERE id IN (SELECT card_id FROM dependencies WHERE depends_on = :id) AND status = 'waiting'
+ORDER BY id FOR UPDATE
+"""
+_LOCK_PARENT = """
+SELECT id FROM cards WHERE id = (SELECT parent_id FROM cards WHERE id = :child) FOR UPDATE
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class DialectSql:
+    """The statements each engine spells its own way. A lock that SQLite does not need
+    (BEGIN IMMEDIATE already serializes writers) is None there."""
+
+    lock_card: str  # a card's status, its row locked until the transaction ends
+    share_card: str  # a card's status, its row kept from changing until then
+    lock_pair: str  # two cards' ids and statuses, locked in id order
+    live_run: str  # the fencing check, the card's row locked
+    run_lease: str  # a run's lease expiry, its row locked
+    share_dependencies: str | None
+    lock_dependents: str | None
+    lock_parent: str | None
+    lock_graph: str | None  # one dependency graph for cycle checks
+    delivered: str
+    request_message: str
+
+
+SQLITE = DialectSql(
+    lock_card=CARD_STATUS,
+    share_card=CARD_STATUS,
+    lock_pair=_PAIR,
+    live_run=LIVE_RUN,
+    run_lease=RUN_LEASE,
+    share_dependencies=None,
+    lock_dependents=None,
+    lock_parent=None,
+    lock_graph=None,
+    delivered=_DELIVERED.format(larger="max"),
+    request_message=_REQUEST_MESSAGE.format(same="IS"),
+)
+POSTGRESQL = DialectSql(
+    lock_card=_LOCK_CARD,
+    share_card=_SHARE_CARD,
+    lock_pair=_PAIR + " FOR UPDATE",
+    live_run=LIVE_RUN.rstrip() + " FOR UPDATE OF c",
+    run_lease=RUN_LEASE + " FOR UPDATE",
+    share_dependencies=_SHARE_DEPENDENCIES,
+    lock_dependents=_LOCK_DEPENDENTS,
+    lock_parent=_LOCK_PARENT,
+    lock_graph="SELECT pg_advisory_xact_lock(1751478893, 2)",  # board.postgres.GRAPH_LOCK
+    delivered=_DELIVERED.format(larger="GREATEST"),
+    request_message=_REQUEST_MESSAGE.format(same="IS NOT DISTINCT FROM"),
+)
+DIALECTS = {"sqlite": SQLITE, "postgresql": POSTGRESQL}

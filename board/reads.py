@@ -8,14 +8,15 @@ board's size, instead of two queries per card.
 from __future__ import annotations
 
 import json
-import sqlite3
 from datetime import datetime, timedelta
 from typing import Any
 
 from board import queries as q
-from board.base import StoreBase
+from board.base import StoreBase, retried
 from board.cards import Card, CardDetail, CardFilter, Event, Run
 from board.clock import iso, parse_iso, utcnow
+from board.db import Connection
+from board.rows import rows_of
 from board.status import Status
 
 RECENT = timedelta(days=1)
@@ -33,11 +34,11 @@ class Reads(StoreBase):
         """A card with its runs and events, oldest first."""
         with self._db.read() as cx:
             card = self._card(cx, card_id)
-            runs = [Run(*row) for row in cx.execute(q.RUNS_OF, {"id": card_id})]
-            events = [Event.from_row(row) for row in cx.execute(q.EVENTS_OF, {"id": card_id})]
+            runs = rows_of(Run, cx.tuples(q.RUNS_OF, {"id": card_id}))
+            events = Event.from_cursor(cx.tuples(q.EVENTS_OF, {"id": card_id}))
         return CardDetail(card, runs, events)
 
-    def _card(self, cx: sqlite3.Connection, card_id: int) -> Card:
+    def _card(self, cx: Connection, card_id: int) -> Card:
         self._status(cx, card_id)  # NotFound with a helpful message
         card = Card.from_row(cx.execute(q.CARD_BY_ID, {"id": card_id}).fetchone())
         card.depends_on = [d for (d,) in cx.execute(q.DEPENDS_ON, {"id": card_id})]
@@ -49,11 +50,8 @@ class Reads(StoreBase):
         """The cards matching `where`, by id, each with its dependency edges."""
         sql_where, params = _where(where, now)
         with self._db.read() as cx:
-            cards = [
-                Card.from_row(row)
-                for row in cx.execute(q.LIST_CARDS.format(where=sql_where), params)
-            ]
-            edges = cx.execute(q.LIST_EDGES.format(where=sql_where), params).fetchall()
+            cards = Card.from_cursor(cx.tuples(q.LIST_CARDS.format(where=sql_where), params))
+            edges = cx.tuples(q.LIST_EDGES.format(where=sql_where), params).fetchall()
         if where.label is not None:  # the SQL LIKE is a prefilter; this is the exact test
             cards = [card for card in cards if where.label in card.labels]
         by_id = {card.id: card for card in cards}
@@ -97,15 +95,18 @@ class Reads(StoreBase):
             "runs": _run_totals(run_rows),
         }
 
+    @retried  # a log read that waited too long for writers (PostgreSQL) tries again
     def events_after(self, cursor: int, limit: int = 500) -> list[Event]:
         """The board's events after `cursor` (an event id), oldest first: the feed
         every live view and notifier follows."""
-        rows = self._db.cx.execute(q.EVENTS_AFTER, {"cursor": cursor, "limit": limit})
-        return [Event.from_row(row) for row in rows]
+        with self._db.read_log() as cx:  # never past an event still on its way
+            return Event.from_cursor(cx.tuples(q.EVENTS_AFTER, {"cursor": cursor, "limit": limit}))
 
+    @retried
     def last_event_id(self) -> int:
         """The id of the newest event (0 on an empty board): where a new follower starts."""
-        return int(self._db.cx.execute(q.LAST_EVENT_ID).fetchone()[0])
+        with self._db.read_log() as cx:
+            return int(cx.execute(q.LAST_EVENT_ID).fetchone()[0])
 
     def pending_requests(self) -> dict[int, dict[str, Any]]:
         """Card id -> what it waits for (an approval or a question), for every card paused

@@ -7,15 +7,15 @@ change nothing and return False, and the worker stops.
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from board import queries as q
-from board.base import LiveRunState
+from board.base import LiveRunState, retried
 from board.cards import Claim, Event, Usage
 from board.clock import iso
+from board.db import Connection, LostRace
 from board.goal_ops import GoalCommands
 from board.reads import request_of
 from board.status import ANSWER_KINDS, Action, Status
@@ -37,6 +37,7 @@ class Backoff:
 class RunCommands(GoalCommands):
     """Claim ready cards and record what happened to each attempt."""
 
+    @retried
     def claim(
         self,
         now: datetime,
@@ -57,17 +58,27 @@ class RunCommands(GoalCommands):
             names = q.placeholders("p", len(skip_profiles))
             profile_filter = q.CLAIM_PROFILE_FILTER.format(names=names)
             params.update(q.bind_list("p", skip_profiles))
-        stamp, expires = iso(now), iso(now + timedelta(seconds=lease_seconds))
-        params.update(worker=worker, host=host, pid=pid, now=stamp, lease_expires_at=expires)
+        params.update(worker=worker, host=host, pid=pid)
         with self._db.write() as cx:
-            row = cx.execute(q.CLAIM_RUN.format(profile_filter=profile_filter), params).fetchone()
-            if row is None:
-                return None
-            run_id, card_id, attempt = row
-            cx.execute(
-                q.CLAIM_CARD,
-                {"attempt": attempt, "run_id": run_id, "now": stamp, "card_id": card_id},
-            )
+            now = self._now(cx, now)  # the lease starts when it is granted, by the board's clock
+            stamp, expires = iso(now), iso(now + timedelta(seconds=lease_seconds))
+            params.update(now=stamp, lease_expires_at=expires)
+            if self._db.dialect == "postgresql":
+                row = cx.execute(q.PG_CLAIM.format(profile_filter=profile_filter), params)
+                found = row.fetchone()
+                if found is None:
+                    return None
+                run_id, card_id, attempt, marked = found
+                if marked != 1:
+                    raise LostRace(f"claiming card {card_id} matched nothing")
+            else:
+                sql = q.CLAIM_RUN.format(profile_filter=profile_filter)
+                found = cx.execute(sql, params).fetchone()
+                if found is None:
+                    return None
+                run_id, card_id, attempt = found
+                mark = {"attempt": attempt, "run_id": run_id, "now": stamp, "card_id": card_id}
+                self._apply(cx, q.CLAIM_CARD, mark, f"claiming card {card_id}")
             self._transition(
                 cx,
                 card_id,
@@ -81,16 +92,20 @@ class RunCommands(GoalCommands):
             )
         return Claim(run_id, card_id, attempt, expires)
 
+    @retried
     def heartbeat(self, run_id: int, now: datetime, lease_seconds: float) -> bool:
-        """Extend the run's lease; False means the run was fenced off and must stop."""
-        params = {
-            "run_id": run_id,
-            "now": iso(now),
-            "lease_expires_at": iso(now + timedelta(seconds=lease_seconds)),
-        }
+        """Extend the run's lease; False means the run was fenced off and must stop (the
+        row count says it: a heartbeat decides nothing it read)."""
         with self._db.write() as cx:
+            now = self._now(cx, now)
+            params = {
+                "run_id": run_id,
+                "now": iso(now),
+                "lease_expires_at": iso(now + timedelta(seconds=lease_seconds)),
+            }
             return cx.execute(q.HEARTBEAT, params).rowcount == 1
 
+    @retried
     def complete(
         self,
         run_id: int,
@@ -102,9 +117,9 @@ class RunCommands(GoalCommands):
     ) -> bool:
         """Finish the run successfully: the card goes to done (or review) and its waiting
         dependents whose last blocker this was become ready. False if fenced off."""
-        stamp = iso(now)
         to = Status.REVIEW if review else Status.DONE
         with self._db.write() as cx:
+            stamp = iso(self._now(cx, now))
             live = self._live_run(cx, run_id)
             if live is None or live.status is not Status.RUNNING:
                 return False
@@ -124,6 +139,7 @@ class RunCommands(GoalCommands):
             self._card_finished(cx, live.card_id, to, stamp)
         return True
 
+    @retried
     def fail(
         self,
         run_id: int,
@@ -140,8 +156,9 @@ class RunCommands(GoalCommands):
         """End the attempt as failed (or `timeout`): the card is retried after a backoff
         while attempts remain, else it fails with `error` visible. An attempt may end while
         it waits for a human (its deadline passed). False if fenced off."""
-        stamp = iso(now)
         with self._db.write() as cx:
+            now = self._now(cx, now)  # the retry's backoff counts on the board's clock
+            stamp = iso(now)
             live = self._live_run(cx, run_id)
             if live is None or live.status not in (Status.RUNNING, Status.NEEDS_INPUT):
                 return False
@@ -192,6 +209,7 @@ class RunCommands(GoalCommands):
         """Give a card back without counting the attempt (the dispatcher is stopping)."""
         return self._take_back(run_id, now, reason, actor, Action.RELEASE)
 
+    @retried
     def _take_back(
         self,
         run_id: int,
@@ -201,13 +219,17 @@ class RunCommands(GoalCommands):
         action: Action,
         if_expired: bool = False,
     ) -> bool:
-        stamp = iso(now)
         with self._db.write() as cx:
+            stamp = iso(self._now(cx, now))
             live = self._live_run(cx, run_id)
             if live is None:
                 return False
-            if if_expired and cx.execute(q.RUN_LEASE, {"run_id": run_id}).fetchone()[0] >= stamp:
-                return False
+            if if_expired:
+                # judged with the run's row locked, by the board's clock read now
+                lease = cx.execute(self._sql.run_lease, {"run_id": run_id}).fetchone()[0]
+                stamp = iso(self._now(cx, now, fresh=True))
+                if lease >= stamp:
+                    return False
             if action is Action.RELEASE:
                 to = Status.READY
                 params = {
@@ -216,7 +238,7 @@ class RunCommands(GoalCommands):
                     "run_id": run_id,
                     "from": live.status.value,
                 }
-                cx.execute(q.RELEASE_CARD, params)
+                self._apply(cx, q.RELEASE_CARD, params, f"releasing card {live.card_id}")
             else:
                 to = Status.READY if live.attempts < live.max_attempts else Status.FAILED
                 self._finish(cx, live, run_id, to, stamp)
@@ -314,6 +336,7 @@ class RunCommands(GoalCommands):
         rows = self._db.cx.execute(sql, {"run_id": run_id, **q.bind_list("k", list(kinds))})
         return [Event.from_row(row) for row in rows]
 
+    @retried
     def _switch(
         self,
         run_id: int,
@@ -326,31 +349,31 @@ class RunCommands(GoalCommands):
         kind: str | None = None,
     ) -> bool:
         """Move a live run's card between running and needs_input; False if fenced off."""
-        stamp = iso(now)
         with self._db.write() as cx:
+            stamp = iso(self._now(cx, now))
             live = self._live_run(cx, run_id)
             if live is None or live.status is not src:
                 return False
-            cx.execute(
-                q.SET_RUN_CARD_STATUS,
-                {
-                    "to": dst.value,
-                    "now": stamp,
-                    "card_id": live.card_id,
-                    "run_id": run_id,
-                    "from": src.value,
-                },
-            )
+            params = {
+                "to": dst.value,
+                "now": stamp,
+                "card_id": live.card_id,
+                "run_id": run_id,
+                "from": src.value,
+            }
+            self._apply(cx, q.SET_RUN_CARD_STATUS, params, f"moving card {live.card_id} to {dst}")
             self._transition(
                 cx, live.card_id, src, dst, action, actor, stamp, data, run_id, kind=kind
             )
         return True
 
+    @retried
     def start_run(self, run_id: int, now: datetime, lease: float, *, pid: int, host: str) -> bool:
         """The worker process is up: record who it is (event `started`) and renew the
         lease, its first sign of life. False if fenced."""
-        stamp = iso(now)
         with self._db.write() as cx:
+            now = self._now(cx, now)
+            stamp = iso(now)
             live = self._live_run(cx, run_id)
             if live is None:
                 return False
@@ -361,17 +384,19 @@ class RunCommands(GoalCommands):
                 "lease_expires_at": iso(now + timedelta(seconds=lease)),
                 "run_id": run_id,
             }
-            cx.execute(q.START_RUN, params)
+            self._apply(cx, q.START_RUN, params, f"starting run {run_id}")
             data = {"pid": pid, "host": host, "attempt": live.attempt}
             self._event(cx, live.card_id, "started", f"run:{run_id}", stamp, data, run_id)
         return True
 
+    @retried
     def set_runner(self, run_id: int, runner_pid: int) -> bool:
         """Record the runner's process group, so whoever reclaims the run can kill it."""
         with self._db.write() as cx:
             params = {"runner_pid": runner_pid, "run_id": run_id}
             return cx.execute(q.SET_RUNNER, params).rowcount == 1
 
+    @retried
     def set_workspace(
         self, run_id: int, now: datetime, *, branch: str | None, worktree: str
     ) -> bool:
@@ -383,11 +408,11 @@ class RunCommands(GoalCommands):
             params = {
                 "branch": branch,
                 "worktree": worktree,
-                "now": iso(now),
+                "now": iso(self._now(cx, now)),
                 "card_id": live.card_id,
                 "run_id": run_id,
             }
-            cx.execute(q.SET_WORKSPACE, params)
+            self._apply(cx, q.SET_WORKSPACE, params, f"recording card {live.card_id}'s workspace")
         return True
 
     def expired_runs(self, now: datetime) -> list[int]:
@@ -401,7 +426,7 @@ class RunCommands(GoalCommands):
 
     def _finish(
         self,
-        cx: sqlite3.Connection,
+        cx: Connection,
         live: LiveRunState,
         run_id: int,
         to: Status,
@@ -410,18 +435,16 @@ class RunCommands(GoalCommands):
         result: str | None = None,
         not_before: str | None = None,
     ) -> None:
-        cx.execute(
-            q.FINISH_CARD,
-            {
-                "to": to.value,
-                "result": result,
-                "not_before": not_before,
-                "now": now,
-                "card_id": live.card_id,
-                "run_id": run_id,
-                "from": live.status.value,
-            },
-        )
+        params = {
+            "to": to.value,
+            "result": result,
+            "not_before": not_before,
+            "now": now,
+            "card_id": live.card_id,
+            "run_id": run_id,
+            "from": live.status.value,
+        }
+        self._apply(cx, q.FINISH_CARD, params, f"moving card {live.card_id} to {to}")
 
 
 def _an(noun: str) -> str:

@@ -11,7 +11,7 @@ from datetime import datetime
 
 from board.clock import utcnow
 from board.cron_ops import CronCommands
-from board.db import open_database
+from board.db import Clock, open_database
 from board.dispatch_ops import DispatchReads
 from board.gateway_ops import GatewayCommands
 from board.migrations import migrate
@@ -33,9 +33,17 @@ class Store(CronCommands, RunCommands, DispatchReads, GatewayCommands, Reads):
         self.close()
 
 
-def open_store(url: str, *, synchronous: str | None = None, now: datetime | None = None) -> Store:
-    """Open (creating or migrating as needed) the board at `url`."""
-    db = open_database(url, synchronous=synchronous)
+def open_store(
+    url: str,
+    *,
+    synchronous: str | None = None,
+    now: datetime | None = None,
+    clock: Clock | None = None,
+) -> Store:
+    """Open (creating or migrating as needed) the board at `url`: SQLite or PostgreSQL,
+    by the URL's scheme. `clock="caller"` makes a PostgreSQL board use the times the
+    calls pass instead of the server's clock (for tests written with literal times)."""
+    db = open_database(url, synchronous=synchronous, clock=clock)
     try:
         migrate(db, now or utcnow())
     except BaseException:

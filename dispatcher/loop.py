@@ -28,7 +28,6 @@ import asyncio
 import os
 import secrets
 import signal
-import socket
 import time
 from collections import Counter
 from collections.abc import Callable, Coroutine
@@ -46,12 +45,12 @@ from dispatcher.processes import alive, describe_exit, kill_group
 from dispatcher.reconcile import reconcile
 from dispatcher.watch import BoardWatch
 from hermes.errors import HermesError
-from hermes.paths import profiles_dir, worktrees_dir
+from hermes.paths import profiles_dir, this_host, worktrees_dir
 from workers.job import WorkerJob
 
 P = ParamSpec("P")
 T = TypeVar("T")
-HOST = socket.gethostname()
+HOST = this_host()
 Report = Callable[[str], None]
 
 
@@ -97,6 +96,7 @@ class Look:
     live: dict[int, LiveRun]  # every run holding a lease, by run id
     deadline: datetime | None  # the next scheduled start, lease expiry or cron fire
     agent_cards: bool  # agent cards are ready while the agent template is cold
+    now: datetime  # the board's clock at the look (the server's on PostgreSQL)
 
     def running(self) -> dict[str, int]:
         """Live runs per profile, board-wide (profile limits count every dispatcher's)."""
@@ -288,10 +288,10 @@ class Dispatcher:
 
     async def _dispatch(self) -> None:
         while not self._stopping:
-            now = utcnow()
             pool = self._pools["agent"]
             warm = pool.ready.is_set() or pool.started or not self._agent_profiles()
-            look = await self._call(self._look, now, warm)
+            look = await self._call(self._look, warm)
+            now = look.now
             for line in look.fired:
                 self._report(line)
             if look.stop and not self._stopping:
@@ -310,16 +310,18 @@ class Dispatcher:
             await self._sleep(now, look.deadline, claimed)
         await self._drain()
 
-    def _look(self, now: datetime, warm: bool) -> Look:
-        """In the store thread: fire due cron jobs, then read a stop request, the live
-        runs, the next deadline and (while the agent template is cold, `warm` False)
-        whether agent cards wait for it."""
+    def _look(self, warm: bool) -> Look:
+        """In the store thread: read the board's clock (the server's on PostgreSQL, so
+        hosts with skewed clocks judge leases and start times alike), fire due cron
+        jobs, then read a stop request, the live runs, the next deadline and (while the
+        agent template is cold, `warm` False) whether agent cards wait for it."""
+        now = self.store.now()
         fired = fire_due(self.store, now)
         stop = self.store.stop_requested(self.id)
         live = {entry.run.id: entry for entry in self.store.live_runs()}
         deadline = self.store.next_deadline(now)
         agents = not warm and bool(self._agent_profiles() & self.store.ready_profiles())
-        return Look(fired, stop, live, deadline, agents)
+        return Look(fired, stop, live, deadline, agents, now)
 
     async def _sleep(self, now: datetime, deadline: datetime | None, claimed: bool) -> None:
         timeout = self.settings.tick

@@ -12,14 +12,14 @@ wrote, and a dispatcher killed with kill -9 (or whose host died) never writes `s
 
 from __future__ import annotations
 
-import socket
 from datetime import datetime
 
 from board.clock import parse_iso
 from board.dispatch_ops import Registered
 from dispatcher.processes import alive, started_at
+from hermes.paths import this_host
 
-HOST = socket.gethostname()
+HOST = this_host()
 DEFAULT_LEASE = 60.0  # for a dispatcher registered by a hermes that did not record one
 #: Clock slack between a process's start and its registration on the board.
 START_SLACK = 5.0

@@ -1,11 +1,15 @@
-"""Hearing of board commits at once: inotify on the folder of a SQLite board (Linux).
+"""Hearing of board commits at once: LISTEN/NOTIFY on PostgreSQL, inotify on the folder
+of a SQLite board (Linux).
 
-Every commit writes the board's files (the `-wal` file in WAL mode), so a write in that
-folder is the moment to look at `PRAGMA data_version` again, instead of waiting for the
-next poll. The folder is watched rather than the files, so the watch outlives a `-wal`
-file that is removed and made again. Where inotify is missing (not Linux, a board that
-is not a local file) `open_watch` returns None and the dispatcher's poll alone notices
-changes, as before.
+PostgreSQL announces every change from inside the writing transaction (`pg_notify`), so
+the notification arrives when the change commits: the LISTEN connection's socket becomes
+readable and the watch looks at once, with no polling of the server.
+
+On SQLite every commit writes the board's files (the `-wal` file in WAL mode), so a
+write in that folder is the moment to look at `PRAGMA data_version` again, instead of
+waiting for the next poll. The folder is watched rather than the files, so the watch
+outlives a `-wal` file that is removed and made again. Where inotify is missing (not
+Linux) `open_watch` returns None and the dispatcher's poll alone notices changes.
 """
 
 from __future__ import annotations
@@ -41,20 +45,32 @@ class BoardWatch:
         self._files: FolderWatch | None = None
         self._recheck: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        try:
-            self._files = open_watch(sqlite_path(db_url).parent)
-        except HermesError:
-            pass  # not a local file: the poll alone
+        #: PostgreSQL's LISTEN socket: readable when a change is announced
+        self._socket = self._db.fileno()
+        if self._socket is None:
+            try:
+                self._files = open_watch(sqlite_path(db_url).parent)
+            except HermesError:
+                pass  # not a local file: the poll alone
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Listen for writes to the board's files on `loop`."""
+        """Listen for announced changes (or writes to the board's files) on `loop`."""
         self._loop = loop
-        if self._files is not None:
+        if self._socket is not None:
+            loop.add_reader(self._socket, self.look)
+        elif self._files is not None:
             loop.add_reader(self._files.fd, self._written)
 
     def look(self) -> bool:
         """Whether the board changed since last seen (calling `changed` if so)."""
         version = self._db.data_version()
+        if self._socket is not None and self._loop is not None:
+            socket = self._db.fileno()  # a new one after a lost connection was made again
+            if socket != self._socket:
+                self._loop.remove_reader(self._socket)
+                self._socket = socket
+                if socket is not None:
+                    self._loop.add_reader(socket, self.look)
         if version == self._seen:
             return False
         self._seen = version
@@ -78,6 +94,8 @@ class BoardWatch:
         """Stop listening and let the connection go."""
         if self._recheck is not None:
             self._recheck.cancel()
+        if self._socket is not None and self._loop is not None:
+            self._loop.remove_reader(self._socket)
         if self._files is not None:
             if self._loop is not None:
                 self._loop.remove_reader(self._files.fd)

@@ -9,11 +9,20 @@ contain anything card work printed. A home made before that is tightened when op
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 
 from hermes.errors import InvalidInput, StorageError
 
 DEFAULT_HOME = "~/.hermes"
+
+
+def this_host() -> str:
+    """This machine's name as the board records it (runs, dispatchers, chat platforms):
+    `$HERMES_HOST` when set, so tests and containers can give processes on one machine
+    distinct host identities, else the system's host name. A run's pid means something
+    only on its own host: reclaim by pid is judged there, other hosts go by the lease."""
+    return os.environ.get("HERMES_HOST") or socket.gethostname()
 
 
 def hermes_home() -> Path:

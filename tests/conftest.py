@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from board import Store, open_store
+from tests.helpers.postgres import Cluster, start_cluster
 from workers.agent.fake_openai import FakeOpenAI
 
 PROVIDER_KEYS = (
@@ -59,16 +60,96 @@ def model() -> Iterator[list[FakeOpenAI]]:
         server.__exit__()
 
 
+#: The engines a board can live in. Tests of the store, the integration, property and
+#: chaos suites run on both; elsewhere a test opts in with `@pytest.mark.engines(...)`.
+ENGINES = ("sqlite", "postgres")
+BOTH_ENGINES_SUITES = ("integration", "chaos")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Run every test that uses a board (`db_url`, `store`) once per engine where its
+    suite or its `engines` marker says so."""
+    if "engine" not in metafunc.fixturenames:
+        return
+    for given in metafunc.definition.iter_markers("parametrize"):
+        names = given.args[0]
+        if "engine" in (names.replace(" ", "").split(",") if isinstance(names, str) else names):
+            return  # the test parametrises its engines itself (with marks of its own)
+    marker = metafunc.definition.get_closest_marker("engines")
+    if marker is not None:
+        engines = list(marker.args)
+    elif any(part in BOTH_ENGINES_SUITES for part in metafunc.definition.path.parts):
+        engines = list(ENGINES)
+    else:
+        return
+    metafunc.parametrize("engine", engines, indirect=True)
+
+
 @pytest.fixture
-def db_url(hermes_home: Path) -> str:
-    """The URL of this test's board database."""
-    return f"sqlite:///{hermes_home / 'board.db'}"
+def engine(request: pytest.FixtureRequest) -> str:
+    """The engine of this test's board: `sqlite` unless parametrised otherwise."""
+    return str(getattr(request, "param", "sqlite"))
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[Cluster]:
+    """One PostgreSQL server for the whole session (per xdist worker), in a temporary
+    directory, on a unix socket; skipped with the reason when PostgreSQL is missing."""
+    cluster = start_cluster()
+    if cluster is None:
+        pytest.skip("PostgreSQL is not installed (no initdb in /usr/lib/postgresql/*/bin)")
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def db_url(
+    hermes_home: Path, engine: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> str:
+    """The URL of this test's board: SQLite in its HERMES_HOME, or a new PostgreSQL
+    database made from the migrated template (then HERMES_DB_URL points every `hermes`
+    process the test starts at it)."""
+    if engine == "sqlite":
+        return f"sqlite:///{hermes_home / 'board.db'}"
+    cluster: Cluster = request.getfixturevalue("pg_cluster")
+    url = cluster.new_board()
+    monkeypatch.setenv("HERMES_DB_URL", url)
+    request.addfinalizer(lambda: cluster.drop(url))
+    return url
+
+
+@pytest.fixture
+def fresh_board(engine: str, request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[], str]:
+    """Makes a new empty board of this test's engine on each call (for tests that need
+    many, such as the state-machine property test); dropped after the test."""
+    made: list[str] = []
+
+    def make() -> str:
+        if engine == "sqlite":
+            url = f"sqlite:///{tmp_path / f'board-{len(made)}.db'}"
+        else:
+            url = request.getfixturevalue("pg_cluster").new_board()
+        made.append(url)
+        return url
+
+    if engine == "postgres":
+        cluster: Cluster = request.getfixturevalue("pg_cluster")
+
+        def drop_all() -> None:
+            for url in made:
+                cluster.drop(url)
+
+        request.addfinalizer(drop_all)
+    return make
 
 
 @pytest.fixture
 def store(db_url: str) -> Iterator[Store]:
-    """A real store on a real SQLite file in this test's HERMES_HOME."""
-    with open_store(db_url, now=T0) as opened:
+    """A real store on this test's board; time is what each call passes (literal times),
+    on PostgreSQL too."""
+    with open_store(db_url, now=T0, clock="caller") as opened:
         yield opened
 
 

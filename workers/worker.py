@@ -15,7 +15,6 @@ call, a wait for a human, a command on any backend.
 from __future__ import annotations
 
 import os
-import socket
 import threading
 import traceback
 from dataclasses import dataclass
@@ -26,7 +25,7 @@ from board import Backoff, Card, Store, open_store
 from board.clock import utcnow
 from hermes.config import load_config
 from hermes.errors import HermesError
-from hermes.paths import logs_dir
+from hermes.paths import logs_dir, this_host
 from profiles import Profile
 from workers import workspace as workspaces
 from workers.agent.resume import Resume, load, resumable_run
@@ -39,7 +38,7 @@ from workers.runners import Outcome, RunContext, Runner, runner_for
 from workers.runners.goal import GoalRunner
 from workers.secrets import Masker
 
-HOST = socket.gethostname()
+HOST = this_host()
 
 EXIT_DONE = 0  # the run ended and the board says how (done or failed)
 EXIT_FENCED = 3  # the run was no longer ours when the worker started or finished

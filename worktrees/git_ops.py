@@ -15,7 +15,9 @@ off. Nothing the work wrote becomes a command git runs on the host.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
+import os
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -184,7 +186,14 @@ def prepare_worktree(
             repo.git.worktree("unlock", str(path), with_exceptions=False)
             repo.git.worktree("prune")
             if branch in [head.name for head in repo.heads]:
-                repo.git.worktree("add", str(path), branch)
+                holder = _checked_out_at(repo_root, branch)
+                if holder is not None and holder != path and not _lock_held(holder):
+                    # an earlier attempt's worktree elsewhere (another host's, its run
+                    # taken back) still has the branch, and no live run holds it: take
+                    # the branch over; that host tidies its copy when it starts again
+                    repo.git.worktree("add", "--force", str(path), branch)
+                else:
+                    repo.git.worktree("add", str(path), branch)
             else:
                 repo.git.worktree("add", "-b", branch, str(path), base)
             worktree = _card_git(repo_root, card_id, path)
@@ -199,6 +208,34 @@ def prepare_worktree(
                 f"{exc}; the cards it depends on changed the same lines: merge their branches "
                 "by hand (or make one depend on the other), then retry this card"
             ) from exc
+
+
+def _checked_out_at(repo_root: Path, branch: str) -> Path | None:
+    """The worktree that has `branch` checked out, if any."""
+    listed = _open(repo_root).git.worktree("list", "--porcelain")
+    where: Path | None = None
+    for line in listed.splitlines():
+        if line.startswith("worktree "):
+            where = Path(line.removeprefix("worktree "))
+        elif line == f"branch refs/heads/{branch}":
+            return where
+    return None
+
+
+def _lock_held(worktree: Path) -> bool:
+    """Whether a live run holds the worktree's lock (`card-N.lock` beside `card-N`)."""
+    lock = worktree.with_name(f"{worktree.name}.lock")
+    try:
+        fd = os.open(lock, os.O_RDWR)
+    except OSError:
+        return False  # no lock file: no run ever held it, or it was tidied away
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
 
 
 def _reuse(repo_root: Path, card_id: int, path: Path, keep: bool) -> Git | None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 from collections.abc import Callable
 from typing import Any
 
@@ -15,6 +14,7 @@ from gateway.chat.notifier import Notifier
 from gateway.chat.platform import Platform
 from hermes.board_thread import BoardThread
 from hermes.errors import HermesError
+from hermes.paths import this_host
 
 BEAT = 5.0  # seconds between the gateway's reports on the board
 
@@ -60,7 +60,7 @@ async def _said(
     now, last = utcnow(), conversation.last_message_at
     await board(
         lambda s: s.gateway_beat(
-            platform.name, now, host=socket.gethostname(), pid=os.getpid(),
+            platform.name, now, host=this_host(), pid=os.getpid(),
             connected=connected, last_message_at=last,
         )
     )  # fmt: skip

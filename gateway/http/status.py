@@ -6,7 +6,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from board.clock import utcnow
 from hermes import reports
 from hermes.board_thread import BoardThread
 from hermes.config import load_config
@@ -17,7 +16,7 @@ def status_route(board: BoardThread) -> Route:
 
     async def status(request: Request) -> Response:
         configured = load_config().chat_platforms()
-        found = await board(lambda store: reports.board_status(store, configured, utcnow()))
+        found = await board(lambda store: reports.board_status(store, configured, store.now()))
         return JSONResponse(found)
 
     return Route("/api/status", status, methods=["GET"])

@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from board.cards import MAX_CONCURRENCY
-from board.clock import utcnow
 from hermes.cli.common import open_board, print_json, within
 from hermes.cli.options import JsonFlag
 from hermes.cli.printable import one_line
@@ -156,7 +155,7 @@ def stop(
     if dispatcher is not None and every:
         raise InvalidInput("give a dispatcher id or --all, not both")
     with open_board() as store:
-        now = utcnow()
+        now = store.now()  # the board's clock, so hosts with skewed clocks judge alike
         running = live(store.registry(now), now)
         chosen = _choose(running, dispatcher, every)
         for entry in chosen:
@@ -201,7 +200,7 @@ def _wait_for(store: Store, ids: list[str]) -> dict[str, str]:
 
     states: dict[str, str] = dict.fromkeys(ids, "stopping")
     while True:
-        now = utcnow()
+        now = store.now()
         for entry in store.registry(now):
             if entry.info.id in states:
                 states[entry.info.id] = judge(entry, now)
@@ -216,8 +215,8 @@ def status(as_json: JsonFlag = False) -> None:
     their leases, the last tick."""
     from dispatcher.registry import judge
 
-    now = utcnow()
     with open_board() as store:
+        now = store.now()  # the board's clock, so hosts with skewed clocks judge alike
         if as_json:
             from hermes.reports import dispatchers
 

@@ -8,7 +8,6 @@ those commands may take. Only human output lives here; `--json` output is the re
 
 from __future__ import annotations
 
-import socket
 from datetime import datetime
 
 from rich import box
@@ -20,6 +19,7 @@ from board import DispatcherInfo, LiveRun
 from board.clock import age, parse_iso, until
 from hermes.cli.printable import one_line, printable
 from hermes.cli.views import goal_tree
+from hermes.paths import this_host
 
 __all__ = ["STATUS_STYLE", "first_line", "goal_tree", "plain", "status_text", "status_view"]
 
@@ -108,7 +108,7 @@ def status_view(
         run = entry.run
         expires = parse_iso(run.lease_expires_at)
         lease = until(run.lease_expires_at, now) if expires > now else "expired"
-        where = "" if run.host in (None, socket.gethostname()) else f"@{run.host}"
+        where = "" if run.host in (None, this_host()) else f"@{run.host}"
         runs.add_row(
             str(run.id),
             plain(f"{run.card_id} {first_line(entry.title)}"),

@@ -2,7 +2,8 @@
 
 Changes are noticed by polling SQLite's `PRAGMA data_version` (it moves whenever another
 connection commits) every `interval` seconds; that costs microseconds, so the view follows
-the board within a fraction of a second without re-reading it when nothing happened.
+the board within a fraction of a second without re-reading it when nothing happened. On
+PostgreSQL the wait ends early when a change is announced (LISTEN/NOTIFY).
 Ages are refreshed once a second.
 
 On a terminal the board fills the screen (the alternate screen, left as it was on
@@ -191,7 +192,7 @@ def _print_changes(store: Store, interval: float, out: TextIO, once: bool) -> No
                 seen = version
             if once or _reader_gone(out):
                 return
-            time.sleep(interval)
+            _pause(store, interval)
     except KeyboardInterrupt:
         return
 
@@ -205,6 +206,16 @@ def _reader_gone(out: TextIO) -> bool:
         return bool(poller.poll(0))
     except (OSError, ValueError, AttributeError):  # not a file descriptor we can poll
         return False
+
+
+def _pause(store: Store, interval: float) -> None:
+    """Wait `interval` seconds, or less when PostgreSQL announces a change first (its
+    LISTEN socket becomes readable); SQLite announces nothing, so the poll it is."""
+    socket = store.db.fileno()
+    if socket is None:
+        time.sleep(interval)
+        return
+    select.select([socket], [], [], interval)
 
 
 def _live(store: Store, interval: float, out: TextIO) -> None:
@@ -225,7 +236,7 @@ def _live(store: Store, interval: float, out: TextIO) -> None:
                 out.write(f"\x1b[H{frame}\x1b[K\x1b[J")
                 out.flush()
                 seen, drawn_at = state, time.monotonic()
-            time.sleep(interval)
+            _pause(store, interval)
     except KeyboardInterrupt:
         return
     finally:

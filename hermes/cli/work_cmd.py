@@ -1,4 +1,5 @@
-"""`hermes board log|merge|gc`: a card's transcript, its branch merged back, tidying up."""
+"""`hermes board log|merge|gc|copy`: a card's transcript, its branch merged back, tidying
+up, the whole board copied into another database."""
 
 from __future__ import annotations
 
@@ -212,6 +213,35 @@ def gc(
         print(
             f"deleted {len(deleted)} merged {noun}" + (f": {', '.join(deleted)}" if deleted else "")
         )
+
+
+@board_app.command("copy")
+def copy(
+    to: Annotated[
+        str,
+        typer.Option(
+            "--to",
+            metavar="URL",
+            help="The empty database to copy into: sqlite:///PATH or postgresql://USER@HOST/DB.",
+        ),
+    ],
+    as_json: JsonFlag = False,
+) -> None:
+    """Copy this board (cards, dependencies, runs, events, cron jobs, chat
+    subscriptions) into an empty database of either kind, keeping ids; then point
+    HERMES_DB_URL at it."""
+    from board.copy import copy_board
+    from board.db import engine_of
+
+    engine_of(to)  # a bad URL is refused before the board is opened
+    with open_board() as store:
+        copied = copy_board(store, to)
+    if as_json:
+        print_json(copied.to_json())
+        return
+    moved = ", ".join(f"{count:,} {table}" for table, count in copied.rows.items() if count)
+    print(f"copied {moved or 'an empty board'} to {copied.target}")
+    print(f"to use it, point HERMES_DB_URL at {copied.target}", file=sys.stderr)
 
 
 def _remove_workspace(store: Store, card: Card) -> str:

@@ -9,6 +9,8 @@ import signal
 from itertools import pairwise
 from pathlib import Path
 
+import pytest
+
 from board import Store, open_store
 from board.clock import parse_iso, utcnow
 from tests.conftest import Cli, add
@@ -39,6 +41,7 @@ def live_pid(store: Store, card_id: int) -> tuple[int, int] | None:
     return None
 
 
+@pytest.mark.engines("sqlite", "postgres")
 def test_a_dag_runs_in_dependency_order_and_the_dispatcher_exits_when_idle(
     cli: Cli, db_url: str
 ) -> None:

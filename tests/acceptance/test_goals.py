@@ -41,6 +41,7 @@ def run_goal(cli: Cli, *args: str) -> int:
     return int(created.out)
 
 
+@pytest.mark.engines("sqlite", "postgres")
 def test_a_goal_plans_two_cards_with_a_dependency_and_is_judged_done(
     cli: Cli, model: list[FakeOpenAI], hermes_home: Path, db_url: str
 ) -> None:

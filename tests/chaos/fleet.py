@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import random
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -29,6 +28,12 @@ class Dispatcher:
     log: IO[bytes] | None = None
     frozen_until: float | None = None  # monotonic time to send SIGCONT
     restart_at: float | None = None  # monotonic time to start it again
+    frozen_workers: list[int] = field(default_factory=list)  # its host's, frozen with it
+
+    @property
+    def host(self) -> str:
+        """The host identity of this slot when every slot is a host of its own."""
+        return f"host-{self.index}"
 
     @property
     def healthy(self) -> bool:
@@ -44,8 +49,15 @@ class Fleet:
     count: int
     args: list[str]
     env: dict[str, str]
+    #: each dispatcher a host of its own: its HERMES_HOST and HERMES_HOME (logs,
+    #: worktrees), the board shared through HERMES_DB_URL in `env`
+    hosts: bool = False
     slots: list[Dispatcher] = field(default_factory=list)
     starts: int = 0
+
+    def home_of(self, slot: Dispatcher) -> Path:
+        """The slot's HERMES_HOME."""
+        return self.home / slot.host if self.hosts else self.home
 
     def start_all(self) -> None:
         """Start every slot that has no running process."""
@@ -61,14 +73,18 @@ class Fleet:
         if slot.log is not None:
             slot.log.close()
         slot.log = (self.home / f"dispatcher-{slot.index}.log").open("ab")
+        env = {**os.environ, **self.env, "HERMES_HOME": str(self.home_of(slot))}
+        if self.hosts:
+            env["HERMES_HOST"] = slot.host
         slot.proc = subprocess.Popen(
             [sys.executable, "-m", "hermes", "dispatcher", "start", *self.args],
             stdout=slot.log,
             stderr=subprocess.STDOUT,
-            env={**os.environ, **self.env, "HERMES_HOME": str(self.home)},
+            env=env,
             start_new_session=True,  # its group: the dispatcher and its worker template
         )
         slot.frozen_until = slot.restart_at = None
+        slot.frozen_workers = []
 
     def healthy(self) -> list[Dispatcher]:
         """The slots running unfrozen now."""
@@ -78,8 +94,7 @@ class Fleet:
         """Thaw the frozen and restart the dead whose time has come."""
         for slot in self.slots:
             if slot.frozen_until is not None and now >= slot.frozen_until:
-                signal_group(slot, signal.SIGCONT)
-                slot.frozen_until = None
+                thaw(slot)
             if slot.restart_at is not None and now >= slot.restart_at:
                 self.start(slot)
 
@@ -87,8 +102,7 @@ class Fleet:
         """Thaw everything and restart every dead dispatcher now."""
         for slot in self.slots:
             if slot.frozen_until is not None:
-                signal_group(slot, signal.SIGCONT)
-                slot.frozen_until = None
+                thaw(slot)
         self.start_all()
 
     def stop(self, timeout: float = 30) -> list[int | None]:
@@ -114,12 +128,36 @@ class Fleet:
     def kill_everything(self) -> None:
         """Last resort on the way out of a failed run: no process outlives the test."""
         for slot in self.slots:
+            for pid in slot.frozen_workers:
+                _signal_process_group(pid, signal.SIGCONT)
             if slot.proc is not None and slot.proc.poll() is None:
                 signal_group(slot, signal.SIGCONT)
                 signal_group(slot, signal.SIGKILL)
                 slot.proc.wait()
             if slot.log is not None:
                 slot.log.close()
+
+
+def thaw(slot: Dispatcher) -> None:
+    """SIGCONT a frozen dispatcher and the workers of its host frozen with it."""
+    signal_group(slot, signal.SIGCONT)
+    for pid in slot.frozen_workers:
+        _signal_process_group(pid, signal.SIGCONT)
+    slot.frozen_until, slot.frozen_workers = None, []
+
+
+def _signal_process_group(pid: int, sig: signal.Signals) -> None:
+    """Signal a worker (or card command) and its process group, if it is ours."""
+    if not ours(pid):
+        return
+    try:
+        group = os.getpgid(pid)
+        if group == os.getpgrp():  # never our own group
+            _signal(pid, sig)
+        else:
+            os.killpg(group, sig)
+    except (ProcessLookupError, PermissionError):
+        _signal(pid, sig)
 
 
 def signal_group(slot: Dispatcher, sig: signal.Signals) -> None:
@@ -148,7 +186,7 @@ class Monkey:
     """Picks a random victim and a random fault every fraction of a second."""
 
     fleet: Fleet
-    db: Path
+    db: Path | str  # the board: a SQLite file or a board URL
     rng: random.Random
     lease: float
     actions: Counter[str] = field(default_factory=Counter)
@@ -177,13 +215,21 @@ class Monkey:
             if len(healthy) < 2:  # always leave one dispatcher doing its job
                 return
             slot = self.rng.choice(healthy)
-            if choice == "kill dispatcher":
-                signal_group(slot, signal.SIGKILL)
+            sig = signal.SIGKILL if choice == "kill dispatcher" else signal.SIGSTOP
+            signal_group(slot, sig)  # first, so it forks no worker after the look below
+            if self.fleet.hosts:  # the whole host: its dispatcher and all its workers
+                choice = choice.replace("dispatcher", "host")
+                workers = self._live_workers(f"host = '{slot.host}'")
+                for pid in workers:
+                    _signal_process_group(pid, sig)
+                self.hit.update(workers)
+                if sig == signal.SIGSTOP:
+                    slot.frozen_workers = workers
+            if sig == signal.SIGKILL:
                 assert slot.proc is not None
                 slot.proc.wait(timeout=30)  # reap it
                 slot.restart_at = now + self.rng.uniform(0.3, 3.0)
             else:
-                signal_group(slot, signal.SIGSTOP)
                 slot.frozen_until = now + self.rng.uniform(0.3, 2.5 * self.lease)
         self.actions[choice] += 1
 
@@ -200,19 +246,21 @@ class Monkey:
             self.fleet.settle(now)
 
     def _live_worker(self) -> int | None:
-        cx = sqlite3.connect(f"file:{self.db}?mode=ro", uri=True, timeout=5)
+        pids = [pid for pid in self._live_workers() if pid not in self.frozen_workers]
+        return self.rng.choice(pids) if pids else None
+
+    def _live_workers(self, where: str = "TRUE") -> list[int]:
+        """The worker pids of live runs (matching `where`) that are our processes."""
+        from tests.chaos.invariants import read_only
+
+        cx = read_only(self.db)
         try:
-            pids = [
-                pid
-                for (pid,) in cx.execute(
-                    "SELECT pid FROM runs WHERE outcome = 'running' AND pid IS NOT NULL"
-                )
-                if pid not in self.frozen_workers
-            ]
+            rows = cx.execute(
+                f"SELECT pid FROM runs WHERE outcome = 'running' AND pid IS NOT NULL AND {where}"
+            ).fetchall()
         finally:
             cx.close()
-        pids = [pid for pid in pids if ours(pid)]
-        return self.rng.choice(pids) if pids else None
+        return [pid for (pid,) in rows if ours(pid)]
 
 
 def _signal(pid: int, sig: signal.Signals) -> None:

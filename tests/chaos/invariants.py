@@ -30,7 +30,10 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from board.db import engine_of, sqlite_path
+from board.postgres import libpq_url
 from board.status import ACTION_OF_KIND, Status, is_allowed
 from tests.chaos.fleet import ours
 
@@ -47,18 +50,38 @@ def gone(pid: int) -> bool:
         return True
 
 
-def read_only(db: Path) -> sqlite3.Connection:
-    """A connection that cannot change the board, in autocommit mode for explicit BEGIN."""
+#: A board: a SQLite file, or a board URL (SQLite or PostgreSQL).
+Board = Path | str
+
+
+def read_only(db: Board) -> Any:
+    """A connection for reading the board (read-only on SQLite), in autocommit mode for
+    explicit BEGIN; plain SQL without parameters only, the same on both engines."""
+    if isinstance(db, str):
+        if engine_of(db) == "postgresql":
+            import psycopg
+
+            return psycopg.connect(libpq_url(db), autocommit=True)
+        db = sqlite_path(db)
     return sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10, isolation_level=None)
+
+
+def _snapshot(cx: Any) -> None:
+    """Begin a read transaction that sees one snapshot on either engine."""
+    postgres = not isinstance(cx, sqlite3.Connection)
+    cx.execute("BEGIN ISOLATION LEVEL REPEATABLE READ" if postgres else "BEGIN")
 
 
 @dataclass(eq=False)
 class Sampler(threading.Thread):
     """Watches the board from the side while the dispatchers and the monkey work."""
 
-    db: Path
+    db: Board
     lease: float
     every: float = 0.1
+    #: leases a dead worker's run may outlive (plus 1 s): one, unless the only ones who
+    #: can take it back judge by lease alone after a pause of their own (see run.py)
+    leases: float = 1.0
     violations: list[str] = field(default_factory=list)
     samples: int = 0
     stalled: float = 0.0  # seconds the board's write lock could not be had
@@ -71,26 +94,30 @@ class Sampler(threading.Thread):
     def run(self) -> None:
         """Sample until stopped."""
         cx = read_only(self.db)
-        probe = sqlite3.connect(self.db, timeout=0.25, isolation_level=None)
+        # SQLite's one write lock, which a frozen process can hold; PostgreSQL has row
+        # locks only, and ends a session left idle in a transaction (no board-wide stall)
+        path = _sqlite_file(self.db)
+        probe = None if path is None else sqlite3.connect(path, timeout=0.25, isolation_level=None)
         last = time.monotonic()
         try:
             while not self.stopping.wait(self.every):
-                if not _lock_free(probe):
+                if probe is not None and not _lock_free(probe):
                     self.stalled += time.monotonic() - last
                 last = time.monotonic()
                 self.sample(cx)
         finally:
             cx.close()
-            probe.close()
+            if probe is not None:
+                probe.close()
 
     def stop(self) -> None:
         """Stop sampling and wait for the thread."""
         self.stopping.set()
         self.join()
 
-    def sample(self, cx: sqlite3.Connection) -> None:
+    def sample(self, cx: Any) -> None:
         """One consistent look at the live runs and the cards they belong to."""
-        cx.execute("BEGIN")
+        _snapshot(cx)
         try:
             live = cx.execute("SELECT id, card_id, pid FROM runs WHERE outcome = 'running'")
             live_runs = live.fetchall()
@@ -114,7 +141,7 @@ class Sampler(threading.Thread):
         for card_id, status in busy.items():
             if card_id not in per_card:
                 self.violations.append(f"card {card_id} is {status} without a live run")
-        limit = self.lease + 1.0
+        limit = self.leases * self.lease + 1.0
         for run_id, card_id, pid in live_runs:
             if pid is None or not gone(pid):
                 continue
@@ -127,6 +154,13 @@ class Sampler(threading.Thread):
                 self.dead_since[run_id] = float("inf")  # report each run once
 
 
+def _sqlite_file(db: Board) -> Path | None:
+    """The board's file if it is a SQLite board."""
+    if isinstance(db, Path):
+        return db
+    return sqlite_path(db) if engine_of(db) == "sqlite" else None
+
+
 def _lock_free(probe: sqlite3.Connection) -> bool:
     """Whether the write lock can be had within the probe's timeout (then let go)."""
     try:
@@ -137,7 +171,7 @@ def _lock_free(probe: sqlite3.Connection) -> bool:
     return True
 
 
-def healthy_workers_kept_their_cards(db: Path, hit: set[int]) -> list[str]:
+def healthy_workers_kept_their_cards(db: Board, hit: set[int]) -> list[str]:
     """Every run taken back had a worker the monkey hit (`hit`: pids killed or frozen)."""
     cx = read_only(db)
     try:
@@ -153,7 +187,7 @@ def healthy_workers_kept_their_cards(db: Path, hit: set[int]) -> list[str]:
     ]
 
 
-def check_board(db: Path, cards: dict[int, list[int]]) -> list[str]:
+def check_board(db: Board, cards: dict[int, list[int]]) -> list[str]:
     """The end-state invariants over `cards` (card id -> the ids it depends on)."""
     cx = read_only(db)
     try:
@@ -166,7 +200,7 @@ def check_board(db: Path, cards: dict[int, list[int]]) -> list[str]:
     return found + _event_paths(events, cards)
 
 
-def _statuses_and_runs(cx: sqlite3.Connection, cards: dict[int, list[int]]) -> list[str]:
+def _statuses_and_runs(cx: Any, cards: dict[int, list[int]]) -> list[str]:
     found: list[str] = []
     statuses = dict(cx.execute("SELECT id, status FROM cards"))
     for card_id in cards:
@@ -221,7 +255,9 @@ def _event_paths(
     return found
 
 
-def check_worktrees(db: Path, repo: Path, worktrees: Path, cards: dict[int, set[int]]) -> list[str]:
+def check_worktrees(
+    db: Board, repo: Path, worktrees: Path, cards: dict[int, set[int]]
+) -> list[str]:
     """No orphan worktree, and every card's branch holds its own and its ancestors' files.
 
     `cards` maps each card id to every card id it waits for, directly or not.
@@ -247,6 +283,15 @@ def check_worktrees(db: Path, repo: Path, worktrees: Path, cards: dict[int, set[
     known.discard(str(repo))
     found += [f"git knows worktree {p}, which no card records" for p in sorted(known - on_disk)]
     found += [f"git does not know worktree {p}" for p in sorted(on_disk - known)]
+    return found + check_branches(repo, cards)
+
+
+def check_branches(repo: Path, cards: dict[int, set[int]]) -> list[str]:
+    """Every card's branch holds its own and its ancestors' files (`cards` as in
+    `check_worktrees`). With several hosts, each keeps worktrees of its own: a card
+    finished elsewhere leaves a copy behind on a host that died holding it, which that
+    host's next start tidies, so only the branches are judged there."""
+    found: list[str] = []
     for card, waits_for in cards.items():
         files = _git(repo, "ls-tree", "-r", "--name-only", f"hermes/card-{card}").split()
         missing = {f"out/card-{c}.txt" for c in {card, *waits_for}} - set(files)
@@ -255,7 +300,7 @@ def check_worktrees(db: Path, repo: Path, worktrees: Path, cards: dict[int, set[
     return found
 
 
-def leftover_processes(db: Path) -> list[str]:
+def leftover_processes(db: Board) -> list[str]:
     """Every worker and runner process recorded on the board has exited."""
     cx = read_only(db)
     try:

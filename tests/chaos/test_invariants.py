@@ -7,9 +7,15 @@ import json
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from board import NewCard, Store
 from tests.chaos.invariants import Sampler, check_board, healthy_workers_kept_their_cards
 from tests.conftest import T0
+
+#: The histories are forged with sqlite3 on a SQLite board; the checkers read either
+#: engine the same way (plain SQL), and the PostgreSQL chaos runs use them.
+pytestmark = pytest.mark.engines("sqlite")
 
 FORGED_EVENT = (
     "INSERT INTO events (card_id, run_id, at, kind, actor, data) "

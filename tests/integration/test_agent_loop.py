@@ -21,6 +21,11 @@ from workers.attempt import Attempt
 from workers.runners.agent import AgentRunner
 from workers.runners.base import Outcome
 
+#: The agent loop is the same whatever the board's engine; the tests of its board tools
+#: (the writes it makes through the store) run on both.
+pytestmark = pytest.mark.engines("sqlite")
+both_engines = pytest.mark.engines("sqlite", "postgres")
+
 
 @pytest.fixture(autouse=True)
 def model_key(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -205,6 +210,7 @@ def test_requests_beyond_this_machine_are_refused_under_test(harness: Any) -> No
     assert "https://api.openai.com/v1" in outcome.error
 
 
+@both_engines
 def test_board_tools_create_children_and_comments(harness: Any, store: Store) -> None:
     h = harness(
         [
@@ -236,6 +242,7 @@ def test_board_tools_create_children_and_comments(harness: Any, store: Store) ->
     assert store.detail(1).events[-1].data == {"text": "split into two cards"}
 
 
+@both_engines
 def test_board_writes_are_fenced_once_the_run_is_over(harness: Any, store: Store) -> None:
     h = harness([{"text": "unused"}])
     h.run()

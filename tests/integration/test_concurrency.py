@@ -1,4 +1,4 @@
-"""Many processes claiming from one SQLite board: each card exactly once, no lock errors."""
+"""Many processes claiming from one board: each card exactly once, no lock errors."""
 
 from __future__ import annotations
 
@@ -11,13 +11,15 @@ from board import CardFilter, NewCard, Store
 from tests.conftest import T0
 
 PROCESSES = 8
-CARDS = 1000
+#: 2,000 on PostgreSQL: where a naive port of the claim made 6,918 runs for 2,000 cards
+CARDS = {"sqlite": 1000, "postgres": 2000}
 
 
 def test_eight_processes_claim_every_card_exactly_once(
-    store: Store, db_url: str, tmp_path: Path
+    store: Store, db_url: str, tmp_path: Path, engine: str
 ) -> None:
-    for n in range(CARDS):
+    total = CARDS[engine]
+    for n in range(total):
         store.add_card(NewCard(f"card {n}", "shell", 3, priority=n % 7), T0)
     go = tmp_path / "go"
     procs = [
@@ -35,10 +37,14 @@ def test_eight_processes_claim_every_card_exactly_once(
     assert errors == [], errors[0]  # no `database is locked` (or anything else) escaped
     assert [proc.returncode for proc in procs] == [0] * PROCESSES
     claimed = [card for out, _ in results for card in json.loads(out)]
-    assert len(claimed) == CARDS
-    assert sorted(claimed) == list(range(1, CARDS + 1))
+    assert len(claimed) == total
+    assert sorted(claimed) == list(range(1, total + 1))
     assert sum(1 for out, _ in results if json.loads(out)) > 1  # the work really was shared
     cards = store.list_cards(CardFilter(include_old=True), T0)
     assert {card.status for card in cards} == {"done"}
-    runs = store.db.cx.execute("SELECT count(*), count(DISTINCT card_id) FROM runs").fetchone()
-    assert runs == (CARDS, CARDS)
+    runs = store.db.cx.execute(
+        "SELECT count(*), count(DISTINCT card_id) FROM runs WHERE outcome = 'done'"
+    ).fetchone()
+    assert tuple(runs) == (total, total)  # no double claim
+    orphans = store.db.cx.execute("SELECT count(*) FROM runs WHERE outcome <> 'done'").fetchone()
+    assert orphans[0] == 0  # and no run left behind by a claim that lost a race

@@ -140,7 +140,7 @@ def test_a_job_that_cannot_be_scheduled_is_paused_and_the_others_still_fire(
 ) -> None:
     broken, healthy = job(store), job(store)
     # as if the system lost the job's time zone after it was added
-    store.db.cx.execute("UPDATE cron_jobs SET tz = 'Mars/Olympus' WHERE id = ?", (broken,))
+    store.db.cx.execute("UPDATE cron_jobs SET tz = 'Mars/Olympus' WHERE id = :id", {"id": broken})
     reports = fire_due(store, T0 + timedelta(seconds=3))
     assert reports[0].startswith(f"warning: cron job {broken} paused, its schedule cannot")
     assert "Mars/Olympus" in reports[0] and f"hermes cron rm {broken}" in reports[0]

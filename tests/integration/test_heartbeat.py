@@ -6,12 +6,15 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
+
 from board import NewCard, Store
 from board.clock import parse_iso, utcnow
 from tests.helpers.processes import hold_write_lock, wait_until
 from workers.heartbeat import Heartbeat
 
 
+@pytest.mark.engines("sqlite")  # the stall is SQLite's write lock held by another process
 def test_a_beat_that_waited_out_a_stall_is_renewed_at_once(
     store: Store, db_url: str, hermes_home: Path
 ) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from board import NewCard, Store
@@ -22,8 +22,10 @@ fixture_ok = settings(
 @fixture_ok
 @given(title=titles, body=text, labels=st.lists(titles, max_size=4))
 def test_store_round_trips_text_exactly(
-    store: Store, title: str, body: str, labels: list[str]
+    store: Store, engine: str, title: str, body: str, labels: list[str]
 ) -> None:
+    if engine == "postgres":  # PostgreSQL text holds no NUL (refused as bad input there)
+        assume("\x00" not in title + body + "".join(labels))
     card_id, _ = store.add_card(NewCard(title, "shell", 1, body=body, labels=labels), T0)
     card = store.card(card_id)
     assert (card.title, card.body) == (title, body)
@@ -31,13 +33,13 @@ def test_store_round_trips_text_exactly(
     assert store.detail(card_id).to_json()["body"] == body
 
 
-def big_body(size: int) -> str:
+def big_body(size: int, *, nul: bool = True) -> str:
     rng = random.Random(7)
-    alphabet = "abc \"'`$\\\n\t\r\x00é漢字🙂\u200b\ufeff{}[]"
+    alphabet = "abc \"'`$\\\n\t\ré漢字🙂\u200b\ufeff{}[]" + "\x00" * nul
     return "".join(rng.choice(alphabet) for _ in range(size))
 
 
-def test_store_round_trips_a_200_kb_body(store: Store) -> None:
-    body = big_body(200 * 1024)
+def test_store_round_trips_a_200_kb_body(store: Store, engine: str) -> None:
+    body = big_body(200 * 1024, nul=engine == "sqlite")
     card_id, _ = store.add_card(NewCard("big", "shell", 1, body=body), T0)
     assert store.card(card_id).body == body

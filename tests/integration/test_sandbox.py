@@ -20,7 +20,10 @@ from tests.helpers.processes import git, make_repo
 from workers.backends import probe, slirp
 from workers.runners.base import RunContext, execute
 
-pytestmark = pytest.mark.skipif(probe() is not None, reason=f"no sandbox here: {probe()}")
+pytestmark = [
+    pytest.mark.skipif(probe() is not None, reason=f"no sandbox here: {probe()}"),
+    pytest.mark.engines("sqlite"),  # the sandbox does not depend on the board's engine
+]
 
 
 @pytest.fixture

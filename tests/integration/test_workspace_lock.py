@@ -15,6 +15,7 @@ from tests.conftest import T0
 from workers import workspace
 
 
+@pytest.mark.engines("sqlite")  # a workspace lock is a file lock; the board only records it
 def test_a_locked_workspace_is_refused_until_its_holder_dies(
     store: Store, hermes_home: Path
 ) -> None:
