@@ -470,6 +470,8 @@ class Dispatcher:
                 if run is not None and run.outcome in ("cancelled", "reclaimed"):
                     kill_group(worker.pid)
                     kill_group(run.runner_pid)
+                    if worker.profile in self._remote:  # the worker cannot remove it now
+                        self._later(self._sweep_orphans(), f"orphans-of-run-{run.id}")
         expired = {i for i, e in live.items() if parse_iso(e.run.lease_expires_at) < now}
         if expired and self._steady():  # was the board writable all along? (see _unsteady)
             await self._call(self.store.wait_for_write_lock)

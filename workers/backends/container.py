@@ -209,19 +209,28 @@ def remove_orphans(docker_host: str | None, board: str, keep: set[int]) -> list[
     (a dispatcher calls this at start-up and when it takes a run back)."""
     found = client(docker_host)
     removed = []
-    for container in found.containers.list(all=True, filters={"label": f"{LABEL}={board}"}):
-        run = container.labels.get("hermes.run", "")
-        if run.isdigit() and int(run) in keep:
-            continue
-        try:
-            container.remove(force=True)
-        except Exception:
-            continue
-        removed.append(f"container {container.name} (run {run})")
+    try:
+        # sparse: no inspection per container, which races with removals elsewhere
+        listed = found.containers.list(all=True, sparse=True, filters={"label": f"{LABEL}={board}"})
+        for container in listed:
+            run = (container.attrs.get("Labels") or {}).get("hermes.run", "")
+            if run.isdigit() and int(run) in keep:
+                continue
+            try:
+                container.remove(force=True)
+            except Exception:  # removed meanwhile
+                continue
+            name = (container.attrs.get("Names") or [container.short_id])[0].lstrip("/")
+            removed.append(f"container {name} (run {run})")
+    finally:
+        found.close()
     return removed
 
 
 def version(docker_host: str | None) -> str:
     """The daemon's version, for `hermes doctor`."""
-    info = client(docker_host).version()
-    return str(info.get("Version", "?"))
+    found = client(docker_host)
+    try:
+        return str(found.version().get("Version", "?"))
+    finally:
+        found.close()
