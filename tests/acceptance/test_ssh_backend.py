@@ -90,6 +90,10 @@ def test_results_come_back_on_the_card_branch_and_tools_agree(
     assert told[2].strip() == "yo"
     assert git(repo, "show", f"hermes/card-{agent}:back.txt") == "yo"
     assert git(repo, "show", f"hermes/card-{agent}:note.txt") == "hi"
+    (checkout,) = server.workdir.glob(f"hermes-*/card-{card}")  # a git checkout there
+    assert git(checkout, "rev-parse", "--abbrev-ref", "HEAD") == branch
+    assert git(checkout, "log", "--format=%s") == "initial"
+    assert "out.txt" in git(checkout, "status", "--short")
 
 
 def test_a_deadline_and_a_lost_lease_kill_the_remote_group_within_a_second(

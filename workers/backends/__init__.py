@@ -44,7 +44,7 @@ def backend_for(
     if spec.kind == "local":
         return LocalBackend(), None
     if spec.kind in ("docker", "ssh"):
-        return _remote(spec, tag or Tag(board_tag(None), 0, 0), passed), None
+        return _remote(spec, tag or Tag(board_tag(None), 0, 0), passed, readonly), None
     problem = probe()
     if problem is not None:
         if spec.kind == "sandbox":
@@ -59,14 +59,18 @@ def backend_for(
     return sandbox, None
 
 
-def _remote(spec: BackendSpec, tag: Tag, passed: Iterable[str]) -> Backend:
+def _remote(
+    spec: BackendSpec, tag: Tag, passed: Iterable[str], readonly: tuple[Path, ...]
+) -> Backend:
     if spec.kind == "docker":
         from workers.backends.container import DockerBackend
 
-        return DockerBackend(str(spec.image), spec.network_mode, spec.docker_host, tag, passed)
+        return DockerBackend(
+            str(spec.image), spec.network_mode, spec.docker_host, tag, passed, readonly
+        )
     from workers.backends.remote import SshBackend
 
-    return SshBackend(spec, tag, passed)
+    return SshBackend(spec, tag, passed, readonly[0] if readonly else None)
 
 
 def release() -> None:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import Any
 
 from workers.backends.base import BackendUnavailable, Sink, Tag
@@ -85,10 +86,17 @@ class DockerBackend:
     kind = "docker"
 
     def __init__(
-        self, image: str, network: str, docker_host: str | None, tag: Tag, passed: Iterable[str]
+        self,
+        image: str,
+        network: str,
+        docker_host: str | None,
+        tag: Tag,
+        passed: Iterable[str],
+        readonly: tuple[Path, ...] = (),
     ) -> None:
         self.image, self.network, self.tag = image, network, tag
         self.passed = tuple(passed)
+        self.readonly = readonly  # the repository's .git: git status and log work inside
         self.docker_host = docker_host
         self._client = client(docker_host)
         self._check_image()
@@ -111,7 +119,7 @@ class DockerBackend:
         return f"docker (image {self.image}, {net}, daemon {endpoint(self.docker_host)})"
 
     def start(
-        self, argv: list[str], *, workspace: os.PathLike[str], env: dict[str, str], output: Sink
+        self, argv: list[str], *, workspace: Path, env: dict[str, str], output: Sink
     ) -> ContainerRun:
         """Start `argv` in a new container around `workspace`."""
         path = os.fspath(workspace)
@@ -123,7 +131,10 @@ class DockerBackend:
             user=f"{os.getuid()}:{os.getgid()}",
             working_dir=path,
             environment=inner,
-            volumes={path: {"bind": path, "mode": "rw"}},
+            volumes={
+                path: {"bind": path, "mode": "rw"},
+                **{str(p): {"bind": str(p), "mode": "ro"} for p in self.readonly},
+            },
             tmpfs={"/tmp": "rw,mode=1777"},
             network_mode=self.network,
             labels=labels(self.tag),

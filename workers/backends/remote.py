@@ -30,7 +30,9 @@ import concurrent.futures
 import io
 import shlex
 import shutil
+import subprocess
 import tarfile
+import tempfile
 import threading
 from collections.abc import Coroutine, Iterable
 from pathlib import Path, PurePosixPath
@@ -282,8 +284,12 @@ class SshBackend:
 
     kind = "ssh"
 
-    def __init__(self, spec: BackendSpec, tag: Tag, passed: Iterable[str]) -> None:
+    def __init__(
+        self, spec: BackendSpec, tag: Tag, passed: Iterable[str], repo_git: Path | None = None
+    ) -> None:
         self.spec, self.tag, self.passed = spec, tag, tuple(passed)
+        self.repo_git = repo_git  # the card's repository: its branch goes over once
+        self._branch_sent = repo_git is None
         self.places = Places(str(spec.workdir), tag.board)
         self._conn = _call(_connect(spec))  # refused here: the card fails at once
         _open.append(self._conn)
@@ -314,6 +320,9 @@ class SshBackend:
     ) -> int:
         conn = self._conn
         try:
+            if not self._branch_sent:
+                await self._send_branch(card)
+                self._branch_sent = True
             data = await asyncio.to_thread(pack, workspace)
             mirror = (
                 f"mkdir -p {card} && cd {card} && find . -mindepth 1 -maxdepth 1 ! -name .git "
@@ -335,6 +344,40 @@ class SshBackend:
             return code
         finally:
             run.output.close()
+
+    async def _send_branch(self, card: str) -> None:
+        """Make the remote folder a git checkout of the card branch (once per attempt):
+        a bundle of the branch, fetched there, its files then overlaid by the mirror.
+        So `git status`, `diff` and `log` work remotely; commits stay hermes' (here).
+        A remote host without git gets the files only."""
+        branch = f"hermes/card-{self.tag.card}"
+        bundle = await asyncio.to_thread(_bundle, self.repo_git, branch)
+        if bundle is None:
+            return
+        script = (
+            f"command -v git >/dev/null || exit 0; mkdir -p {card} && cd {card} && "
+            "{ [ -d .git ] || git init -q; } && cat > .git/hermes.bundle && "
+            f"git fetch -q .git/hermes.bundle +refs/heads/{branch}:refs/heads/{branch} && "
+            f"git symbolic-ref HEAD refs/heads/{branch} && git reset -q; "
+            "s=$?; rm -f .git/hermes.bundle; exit $s"
+        )
+        await self._conn.run(script, input=bundle, encoding=None)
+
+
+def _bundle(repo_git: Path | None, branch: str) -> bytes | None:
+    """The card branch as a git bundle (None when there is none), read from the
+    repository's own git directory, never through the worktree's `.git` file."""
+    if repo_git is None:
+        return None
+    with tempfile.TemporaryDirectory(prefix="hermes-bundle-") as folder:
+        target = Path(folder) / "card.bundle"
+        argv = [
+            "git", "--git-dir", str(repo_git), "-c", "core.hooksPath=/dev/null",
+            "-c", "core.fsmonitor=false", "bundle", "create", "-q", str(target),
+            f"refs/heads/{branch}",
+        ]  # fmt: skip
+        made = subprocess.run(argv, capture_output=True)
+        return target.read_bytes() if made.returncode == 0 and target.exists() else None
 
 
 class SshRun:
