@@ -201,7 +201,9 @@ class Dispatcher:
             removed = await self._call(reconcile, self.store, worktrees_dir())
             for path in removed:
                 self._report(f"removed stale worktree {path}")
-            await self._sweep_orphans()
+            # In the background: a docker daemon or ssh host that is slow to answer must
+            # not hold up the start.
+            self._later(self._sweep_orphans(), "orphans-at-start")
             await self._pools["light"].start()
             if await self._call(self._agent_work_waiting):
                 self._start_agent_template()

@@ -14,24 +14,25 @@ from typing import Any
 
 import pytest
 
-from board import open_store
+from board import Store, open_store
 from board.clock import parse_iso
+from profiles.model import BackendSpec
 from tests.conftest import Cli
-from tests.helpers.agents import KEY_ENV, add_card, agent_profile, call, serve, tool_results
+from tests.helpers.agents import (
+    KEY_ENV,
+    add_card,
+    agent_profile,
+    call,
+    run_context,
+    tool_results,
+)
 from tests.helpers.dockerd import NoDocker, build_image, private_daemon
 from tests.helpers.processes import FAST, finish, git, make_repo, start_dispatcher, wait_until
 from workers.agent.fake_openai import FakeOpenAI
-from workers.backends import board_tag
+from workers.backends import BackendUnavailable, backend_for, board_tag, release
 
 docker = pytest.importorskip("docker")
-pytestmark = [
-    pytest.mark.xdist_group("docker"),  # one private daemon for the whole module
-    # the docker SDK's connection pool leaves a unix socket to the garbage collector
-    pytest.mark.filterwarnings("ignore:unclosed <socket.socket:ResourceWarning"),
-    pytest.mark.filterwarnings(
-        "ignore:Exception ignored in. <socket.socket:pytest.PytestUnraisableExceptionWarning"
-    ),
-]
+pytestmark = pytest.mark.xdist_group("docker")  # one private daemon for the whole module
 
 KEY = "sk-live-7f3a9c2e4b1d8f6a0c5e"
 
@@ -78,48 +79,61 @@ def containers(host: str, **labels: Any) -> list[dict[str, str]]:
 ENVIRONMENT = "id -u; id -g; ls /sys/class/net; env; echo made > made.txt; echo done-here"
 
 
-def test_cards_run_in_a_container_as_the_user_offline_without_secrets(
-    cli: Cli,
-    model: list[FakeOpenAI],
-    hermes_home: Path,
-    db_url: str,
-    docker_host: str,
-    daemon: tuple[str, str],
+def check_inside(output: str) -> None:
+    """What ENVIRONMENT printed shows the user's uid:gid, no network, no secrets."""
+    lines = output.splitlines()
+    assert "done-here" in lines, output
+    assert lines[lines.index("lo") - 2 : lines.index("lo")] == [
+        str(os.getuid()),
+        str(os.getgid()),
+    ]  # the user's uid and gid
+    assert lines[lines.index("lo") + 1].startswith(("HOSTNAME=", "HERMES_", "HOME=", "PATH="))
+    for absent in ("OPENAI_API_KEY", "GITHUB_TOKEN", "***", KEY_ENV, str(Path.home())):
+        assert absent not in output, (absent, output)
+
+
+def test_a_command_card_runs_in_a_container_as_the_user_offline_without_secrets(
+    cli: Cli, hermes_home: Path, db_url: str, docker_host: str, daemon: tuple[str, str],
     tmp_path: Path,
-) -> None:
-    image = daemon[1]
+) -> None:  # fmt: skip
     repo = make_repo(tmp_path / "repo")
-    server = serve(
-        model,
-        [{"when": "Agent in box", "tool_calls": [call("shell", command=ENVIRONMENT)]},
-         {"text": "looked"}],
-    )  # fmt: skip
-    agent_profile(hermes_home, "agentbox", server.url, backend={"kind": "docker", "image": image})
-    boxed(hermes_home, image)
+    boxed(hermes_home, daemon[1])
     card = add_card(cli, "In a box", "--profile", "boxed", "--body", ENVIRONMENT, cwd=repo)
-    agent = add_card(cli, "Agent in box", "--profile", "agentbox", "--no-repo")
     env = {"OPENAI_API_KEY": KEY, "GITHUB_TOKEN": "ghp_abcdefghijklmnop"}
     code, out = finish(start_dispatcher("--until-idle", *FAST, env=env), 90)
     assert code == 0, out
     with open_store(db_url) as store:
         shell = store.card(card)
-        agent_card = store.card(agent)
-    told = next(r for request in server.requests for r in tool_results(request))
-    for output in (shell.result or "", told):
-        lines = output.splitlines()
-        assert "done-here" in lines, output
-        assert lines[lines.index("lo") - 2 : lines.index("lo")] == [
-            str(os.getuid()),
-            str(os.getgid()),
-        ]  # the user's uid and gid
-        assert lines[lines.index("lo") + 1].startswith(("HOSTNAME=", "HERMES_", "HOME=", "PATH="))
-        for absent in ("OPENAI_API_KEY", "GITHUB_TOKEN", "***", KEY_ENV, str(Path.home())):
-            assert absent not in output, (absent, output)
-    assert shell.status == "done" and agent_card.status == "done"
+    assert shell.status == "done", shell
+    check_inside(shell.result or "")
     made = Path(shell.worktree or "") / "made.txt"
     assert made.stat().st_uid == os.getuid() and made.stat().st_gid == os.getgid()
     assert git(repo, "show", f"hermes/card-{card}:made.txt") == "made"
     assert containers(docker_host, hermes_board=board_tag(db_url)) == []  # all removed
+
+
+def test_an_agents_shell_runs_in_a_container(
+    store: Store, hermes_home: Path, docker_host: str, daemon: tuple[str, str],
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    from workers.runners.agent import AgentRunner
+
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    monkeypatch.setenv("GITHUB_TOKEN", "ghp_abcdefghijklmnop")
+    script = [{"tool_calls": [call("shell", command=ENVIRONMENT)]}, {"text": "looked"}]
+    with FakeOpenAI(script) as model:
+        backend = {"kind": "docker", "image": daemon[1]}
+        name = agent_profile(hermes_home, "agentbox", model.url, backend=backend)
+        ctx = run_context(store, hermes_home, name, tmp_path / "ws")
+        try:
+            outcome = AgentRunner().run(ctx)
+        finally:
+            release()  # the backend's docker client
+        told = tool_results(model.requests[-1])
+    assert outcome.ok and outcome.result == "looked", outcome
+    assert told[0].startswith("exit code 0"), told
+    check_inside(told[0])
+    assert (tmp_path / "ws" / "made.txt").stat().st_uid == os.getuid()
 
 
 def test_a_deadline_and_a_lost_lease_end_the_container_within_a_second(
@@ -177,26 +191,19 @@ def test_a_restarted_dispatcher_removes_the_orphan_container_and_retries_the_car
     assert containers(docker_host, hermes_card=card) == []
 
 
-def test_a_missing_image_or_daemon_fails_the_card_at_once_saying_what_to_do(
-    cli: Cli, hermes_home: Path, db_url: str, docker_host: str, tmp_path: Path
+def test_a_missing_image_or_daemon_is_a_permanent_error_saying_what_to_do(
+    docker_host: str, tmp_path: Path
 ) -> None:
-    boxed(hermes_home, "hermes-test/missing:1", "noimage")
-    profile_file(
-        hermes_home, "nodaemon",
-        f"runner: command\nbackend: {{kind: docker, image: x, "
-        f"docker_host: 'unix://{tmp_path}/none.sock'}}\n",
-    )  # fmt: skip
-    no_image = add_card(cli, "No image", "--profile", "noimage", "--body", "true", "--no-repo")
-    no_daemon = add_card(cli, "No daemon", "--profile", "nodaemon", "--body", "true", "--no-repo")
-    code, out = finish(start_dispatcher("--until-idle", *FAST), 60)
-    assert code == 0, out
-    with open_store(db_url) as store:
-        missing = store.detail(no_image)
-        down = store.detail(no_daemon)
-    assert missing.card.status == "failed" and len(missing.runs) == 1  # no retries
-    assert "image 'hermes-test/missing:1' is not on the docker daemon" in (
-        missing.runs[0].error or ""
+    """Permanent: the worker fails the card at once (the path test_backend_setup.py
+    follows through a dispatcher for an ssh host)."""
+    missing = BackendSpec(kind="docker", image="hermes-test/missing:1")
+    with pytest.raises(BackendUnavailable) as no_image:
+        backend_for(missing)
+    assert not no_image.value.retryable
+    assert f"image 'hermes-test/missing:1' is not on the docker daemon at {docker_host}" in str(
+        no_image.value
     )
-    assert "docker pull hermes-test/missing:1" in (missing.runs[0].error or "")
-    assert down.card.status == "failed" and len(down.runs) == 1
-    assert f"unix://{tmp_path}/none.sock cannot be reached" in (down.runs[0].error or "")
+    assert "docker pull hermes-test/missing:1" in str(no_image.value)
+    nowhere = f"unix://{tmp_path}/none.sock"
+    with pytest.raises(BackendUnavailable, match=f"{nowhere} cannot be reached"):
+        backend_for(BackendSpec(kind="docker", image="x", docker_host=nowhere))

@@ -1,7 +1,7 @@
 """The ssh backend through a real dispatcher and a real SSH server on 127.0.0.1: a
-card's results come back and are committed on its branch, an agent's file tools and
-shell see the same files, a deadline and a lost lease kill the remote process group
-within a second, and a restarted dispatcher kills the group a crash left behind."""
+card's results come back and are committed on its branch, a deadline and a lost lease
+kill the remote process group within a second, and a restarted dispatcher kills the
+group a crash left behind."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import yaml
 from board import open_store
 from board.clock import parse_iso
 from tests.conftest import Cli
-from tests.helpers.agents import KEY_ENV, add_card, agent_profile, call, serve, tool_results
+from tests.helpers.agents import KEY_ENV, add_card
 from tests.helpers.processes import (
     FAST,
     finish,
@@ -28,7 +28,6 @@ from tests.helpers.processes import (
     wait_until,
 )
 from tests.helpers.sshd import SshServer, ssh_server
-from workers.agent.fake_openai import FakeOpenAI
 
 pytest.importorskip("asyncssh")
 
@@ -55,41 +54,22 @@ def pid_in(path: Path) -> int:
 BODY = "hostname >/dev/null; cat README.md; echo built > out.txt; rm old.txt; mkdir -p d; touch d/x"
 
 
-def test_results_come_back_on_the_card_branch_and_tools_agree(
-    cli: Cli, model: list[FakeOpenAI], hermes_home: Path, db_url: str, server: SshServer,
-    tmp_path: Path,
-) -> None:  # fmt: skip
+def test_results_come_back_on_the_card_branch(
+    cli: Cli, hermes_home: Path, db_url: str, server: SshServer, tmp_path: Path
+) -> None:
     repo = make_repo(tmp_path / "repo", {"README.md": "# remote\n", "old.txt": "old\n"})
     name = remote_profile(hermes_home, server)
-    script = [
-        {"when": "Agent remote", "tool_calls": [call("write_file", path="note.txt", content="hi")]},
-        {
-            "when": "wrote",
-            "tool_calls": [call("shell", command="cat note.txt; echo yo > back.txt")],
-        },
-        {"when": "exit code", "tool_calls": [call("read_file", path="back.txt")]},
-        {"text": "agreed"},
-    ]
-    model_server = serve(model, script)
-    agent_profile(hermes_home, "agentremote", model_server.url, backend=server.backend())
     card = add_card(cli, "Build remotely", "--profile", name, "--body", BODY, cwd=repo)
-    agent = add_card(cli, "Agent remote", "--profile", "agentremote", cwd=repo)
     code, out = finish(start_dispatcher("--until-idle", *FAST), 90)
     assert code == 0, out
     with open_store(db_url) as store:
-        shell, agent_card = store.card(card), store.card(agent)
+        shell = store.card(card)
     assert shell.status == "done" and "# remote" in (shell.result or ""), shell
     branch = f"hermes/card-{card}"
     assert git(repo, "show", f"{branch}:out.txt") == "built"
     assert git(repo, "ls-tree", "-r", "--name-only", branch).split() == [
         "README.md", "d/x", "out.txt",
     ]  # fmt: skip
-    assert agent_card.status == "done", agent_card
-    told = tool_results(model_server.requests[-1])  # every result of the conversation
-    assert told[1].startswith("exit code 0") and "hi" in told[1]
-    assert told[2].strip() == "yo"
-    assert git(repo, "show", f"hermes/card-{agent}:back.txt") == "yo"
-    assert git(repo, "show", f"hermes/card-{agent}:note.txt") == "hi"
     (checkout,) = server.workdir.glob(f"hermes-*/card-{card}")  # a git checkout there
     assert git(checkout, "rev-parse", "--abbrev-ref", "HEAD") == branch
     assert git(checkout, "log", "--format=%s") == "initial"

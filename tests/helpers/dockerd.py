@@ -78,6 +78,8 @@ def _until_up(proc: subprocess.Popen[bytes], host: str, log: Path) -> None:
 
 
 def _answers(docker: Any, host: str) -> bool:
+    if not Path(host.removeprefix("unix://")).exists():
+        return False  # not yet (and the SDK's failed connects leak their sockets)
     try:
         client = docker.DockerClient(base_url=host, timeout=5)
     except Exception:  # the socket is not there yet

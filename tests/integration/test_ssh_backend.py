@@ -5,7 +5,6 @@ host keys checked, orphans of a crashed run found and killed."""
 from __future__ import annotations
 
 import io
-import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -134,4 +133,29 @@ def test_orphans_of_dead_runs_are_killed_and_live_ones_kept(
     assert not gone(pids[1])
     sweep([spec], board_tag(None), keep=set())
     wait_until(lambda: gone(pids[1]), timeout=2)
-    os.environ.get("HOME")  # nothing here read the user's ~/.ssh
+
+
+def test_an_agents_file_tools_and_remote_shell_see_the_same_files(
+    store: Store, hermes_home: Path, server: SshServer, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    from tests.helpers.agents import KEY_ENV, agent_profile, call, tool_results
+    from workers.agent.fake_openai import FakeOpenAI
+    from workers.runners.agent import AgentRunner
+
+    monkeypatch.setenv(KEY_ENV, "sk-test")
+    script = [
+        {"tool_calls": [call("write_file", path="note.txt", content="hi")]},
+        {"when": "wrote", "tool_calls": [call("shell", command="cat note.txt; echo yo >back.txt")]},
+        {"when": "exit code", "tool_calls": [call("read_file", path="back.txt")]},
+        {"text": "agreed"},
+    ]
+    with FakeOpenAI(script) as model:
+        name = agent_profile(hermes_home, "agentremote", model.url, backend=server.backend())
+        ctx = run_context(store, hermes_home, name, tmp_path / "ws")
+        outcome = AgentRunner().run(ctx)
+        told = tool_results(model.requests[-1])  # every result of the conversation
+    assert outcome.ok and outcome.result == "agreed", outcome
+    assert told[1].startswith("exit code 0") and "hi" in told[1]
+    assert told[2].strip() == "yo"
+    assert (tmp_path / "ws" / "back.txt").read_text() == "yo\n"

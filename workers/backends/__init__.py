@@ -74,8 +74,9 @@ def _remote(
 
 
 def release() -> None:
-    """Close what backends hold open beyond one execution (ssh connections), at the end
-    of an attempt; nothing is imported for it."""
-    remote = sys.modules.get("workers.backends.remote")
-    if remote is not None:
-        remote.close_all()
+    """Close what backends hold open beyond one execution (ssh connections, docker
+    clients), at the end of an attempt; nothing is imported for it."""
+    for name in ("workers.backends.remote", "workers.backends.container"):
+        module = sys.modules.get(name)
+        if module is not None:
+            module.close_all()

@@ -32,8 +32,18 @@ INSTALL = "pip install 'hermes-board[docker]'"
 #: The variables of the card's environment that mean the same inside a container.
 PORTABLE = ("HERMES_CARD_ID", "HERMES_RUN_ID", "HERMES_WORKSPACE", "LANG", "LC_ALL", "TZ")
 LABEL = "hermes.board"
+DEFAULT_SOCKET = "unix:///var/run/docker.sock"  # where the SDK looks without DOCKER_HOST
 #: How long to wait on the daemon for one call before calling it unreachable.
 API_TIMEOUT = 30
+
+
+_open: list[Any] = []  # the clients backends of this process hold
+
+
+def close_all() -> None:
+    """Close every docker client this process opened (a worker's attempt is over)."""
+    while _open:
+        _open.pop().close()
 
 
 def portable_env(env: dict[str, str], passed: Iterable[str]) -> dict[str, str]:
@@ -61,6 +71,15 @@ def client(docker_host: str | None) -> Any:
             f"{INSTALL}"
         ) from None
     where = endpoint(docker_host)
+    address = docker_host or os.environ.get("DOCKER_HOST") or DEFAULT_SOCKET
+    if address.startswith("unix://") and not Path(address.removeprefix("unix://")).exists():
+        # Said before the SDK tries: its failed unix connects leak their sockets.
+        raise BackendUnavailable(
+            f"the docker daemon at {where} cannot be reached (no socket at "
+            f"{address.removeprefix('unix://')}); start it, or point DOCKER_HOST (or the "
+            "profile's backend.docker_host) at a running one"
+        )
+    found = None
     try:
         if docker_host:
             found = docker.DockerClient(base_url=docker_host, timeout=API_TIMEOUT)
@@ -68,6 +87,8 @@ def client(docker_host: str | None) -> Any:
             found = docker.from_env(timeout=API_TIMEOUT)
         found.ping()
     except DockerException as exc:
+        if found is not None:
+            found.close()
         raise BackendUnavailable(
             f"the docker daemon at {where} cannot be reached ({_short(exc)}); start it, or "
             "point DOCKER_HOST (or the profile's backend.docker_host) at a running one"
@@ -99,7 +120,12 @@ class DockerBackend:
         self.readonly = readonly  # the repository's .git: git status and log work inside
         self.docker_host = docker_host
         self._client = client(docker_host)
-        self._check_image()
+        try:
+            self._check_image()
+        except BaseException:
+            self._client.close()
+            raise
+        _open.append(self._client)
 
     def _check_image(self) -> None:
         from docker.errors import ImageNotFound
@@ -212,6 +238,9 @@ def _pump(stream: Iterator[bytes], sink: Sink) -> None:
     except Exception:  # the container was removed under the stream: the output is over
         pass
     finally:
+        close = getattr(stream, "close", None)
+        if close is not None:
+            close()  # the streaming response's connection
         sink.close()
 
 
