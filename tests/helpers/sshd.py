@@ -54,6 +54,64 @@ def keypair(folder: Path, name: str) -> tuple[Path, str]:
     return path, public
 
 
+class _Commands:
+    """The server side: runs each command with bash, remembers what it started."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.commands: list[str] = []
+        self.connections: list[asyncssh.SSHServerConnection] = []
+        self.procs: list[asyncio.subprocess.Process] = []
+
+    async def handle(self, process: asyncssh.SSHServerProcess[bytes]) -> None:
+        """Run the command, its stdin, stdout and stderr copied both ways."""
+        self.commands.append(str(process.command))
+        local = await asyncio.create_subprocess_exec(
+            "bash", "-c", str(process.command or "true"), cwd=self.folder,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )  # fmt: skip
+        self.procs.append(local)
+        assert local.stdin and local.stdout and local.stderr
+        feeding = asyncio.ensure_future(_feed(process.stdin, local.stdin))
+        await asyncio.gather(
+            _copy(local.stdout, process.stdout), _copy(local.stderr, process.stderr)
+        )
+        code = await local.wait()
+        feeding.cancel()
+        process.exit(code)
+
+    async def stop(self, acceptor: asyncssh.SSHAcceptor) -> None:
+        """Stop listening; end what a test left running (a kill given up on, say)."""
+        acceptor.close()
+        for proc in self.procs:
+            if proc.returncode is None:
+                proc.kill()
+            await proc.wait()
+        for connection in self.connections:
+            connection.close()
+            await connection.wait_closed()
+        await acceptor.wait_closed()
+        others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in others:
+            task.cancel()
+        await asyncio.gather(*others, return_exceptions=True)
+
+
+async def _feed(source: Any, target: asyncio.StreamWriter) -> None:
+    try:
+        while data := await source.read(65536):
+            target.write(data)
+            await target.drain()
+        target.close()
+    except (OSError, asyncssh.Error):
+        pass
+
+
+async def _copy(source: asyncio.StreamReader, target: Any) -> None:
+    while data := await source.read(65536):
+        target.write(data)
+
+
 @contextmanager
 def ssh_server(folder: Path) -> Iterator[SshServer]:
     """Start the server on a free port of 127.0.0.1 in a thread; stopped after."""
@@ -61,77 +119,35 @@ def ssh_server(folder: Path) -> Iterator[SshServer]:
     host_key, host_public = keypair(folder, "host_key")
     client_key, client_public = keypair(folder, "client_key")
     (folder / "authorized_keys").write_text(client_public + "\n")
-    commands: list[str] = []
-    connections: list[asyncssh.SSHServerConnection] = []
+    side = _Commands(folder)
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, name="test-sshd", daemon=True)
     thread.start()
 
-    async def handle(process: asyncssh.SSHServerProcess[bytes]) -> None:
-        commands.append(str(process.command))
-        local = await asyncio.create_subprocess_exec(
-            "bash",
-            "-c",
-            str(process.command or "true"),
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            cwd=folder,
-        )
-        assert local.stdin and local.stdout and local.stderr
-
-        async def feed() -> None:
-            assert local.stdin is not None
-            try:
-                while data := await process.stdin.read(65536):
-                    local.stdin.write(data)
-                    await local.stdin.drain()
-                local.stdin.close()
-            except (OSError, asyncssh.Error):
-                pass
-
-        async def copy(source: asyncio.StreamReader, target: Any) -> None:
-            while data := await source.read(65536):
-                target.write(data)
-
-        feeding = asyncio.ensure_future(feed())
-        await asyncio.gather(copy(local.stdout, process.stdout), copy(local.stderr, process.stderr))
-        code = await local.wait()
-        feeding.cancel()
-        process.exit(code)
-
-    async def start() -> asyncssh.SSHAcceptor:
+    async def listen() -> asyncssh.SSHAcceptor:
         return await asyncssh.listen(
             "127.0.0.1",
             0,
             server_host_keys=[str(host_key)],
             authorized_client_keys=str(folder / "authorized_keys"),
-            process_factory=handle,
+            process_factory=side.handle,
             encoding=None,
-            acceptor=connections.append,
+            acceptor=side.connections.append,
         )
 
-    acceptor = asyncio.run_coroutine_threadsafe(start(), loop).result(10)
+    acceptor = asyncio.run_coroutine_threadsafe(listen(), loop).result(10)
     port = acceptor.get_port()
     known = folder / "known_hosts"
     known.write_text(f"[127.0.0.1]:{port} {host_public}\n")
     workdir = folder / "remote"
     workdir.mkdir()
     try:
-        yield SshServer(port, client_key, known, host_public, workdir, commands)
+        yield SshServer(port, client_key, known, host_public, workdir, side.commands)
     finally:
         from workers.backends.remote import close_all
 
         close_all()  # the clients this test's backends opened
-
-        async def stop() -> None:
-            acceptor.close()
-            for connection in connections:
-                connection.close()
-                await connection.wait_closed()
-            await acceptor.wait_closed()
-
-        asyncio.run_coroutine_threadsafe(stop(), loop).result(10)
+        asyncio.run_coroutine_threadsafe(side.stop(acceptor), loop).result(10)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(5)
         loop.close()
