@@ -24,10 +24,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import agent, backends, board, cli, dispatch, gateway, scaling
+from bench import agent, backends, board, cli, dispatch, gateway, http, scaling, web
 from bench.common import ROOT, Row, Size, fmt
 
-SECTIONS = ("board", "cli", "dispatch", "backends", "agent", "gateway", "scaling")
+SECTIONS = (
+    "board", "cli", "dispatch", "backends", "agent", "gateway", "http", "web", "scaling",
+)  # fmt: skip
 DEFAULT_PLOT = ROOT / "docs" / "performance-scaling.png"
 HEADER = ("section", "measure", "value", "unit", "reference", "ratio", "reference is")
 
@@ -123,6 +125,8 @@ def main(argv: list[str] | None = None) -> int:
         "agent": agent.run,
         "cli": cli.run,
         "gateway": gateway.run,
+        "http": http.run,
+        "web": web.run,
     }
     rows: list[Row] = []
     points: list[scaling.Point] = []

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from hermes import __version__
+from hermes.errors import HermesError
 from profiles.files import profile_file
 
 
@@ -39,22 +40,44 @@ def card_defaults(
     """Validate that profile `name` exists and is valid (with the settings' `defaults`);
     return its card defaults."""
     path = profile_file(name, user_dir)
-    stat = path.stat()
-    given = [[key, value] for key, value in sorted((defaults or {}).items())]
-    stamp = [__version__, stat.st_mtime_ns, stat.st_size, given]
-    cache = _read(cache_file)
-    entry = cache.get(str(path))
-    if isinstance(entry, dict) and entry.get("stamp") == stamp:
-        fields = entry["fields"]
-    else:
-        from profiles.loader import read_profile
-
-        fields = read_profile(path, defaults).model_dump(mode="json")
-        cache[str(path)] = {"stamp": stamp, "fields": fields}
-        _write(cache_file, cache)
+    fields = profile_fields([path], cache_file, defaults)[path]
+    if isinstance(fields, HermesError):
+        raise fields
     return CardDefaults(
         path.stem, int(fields["max_attempts"]), fields["timeout"], str(fields["runner"])
     )
+
+
+def profile_fields(
+    paths: Sequence[Path], cache_file: Path, defaults: Mapping[str, str] | None = None
+) -> dict[Path, dict[str, Any] | HermesError]:
+    """Every field of each profile file in `paths`, validated (with the settings'
+    `defaults`), as `Profile.model_dump(mode="json")` gives them, or what is wrong with
+    the file: from the cache where the file is unchanged, else validated now."""
+    given = [[key, value] for key, value in sorted((defaults or {}).items())]
+    cache = _read(cache_file)
+    found: dict[Path, dict[str, Any] | HermesError] = {}
+    changed = False
+    for path in paths:
+        stat = path.stat()
+        stamp = [__version__, stat.st_mtime_ns, stat.st_size, given]
+        entry = cache.get(str(path))
+        if isinstance(entry, dict) and entry.get("stamp") == stamp:
+            found[path] = entry["fields"]
+            continue
+        from profiles.loader import read_profile
+
+        try:
+            fields = read_profile(path, defaults).model_dump(mode="json")
+        except HermesError as exc:
+            found[path] = exc
+            continue
+        cache[str(path)] = {"stamp": stamp, "fields": fields}
+        found[path] = fields
+        changed = True
+    if changed:
+        _write(cache_file, cache)
+    return found
 
 
 def _read(cache_file: Path) -> dict[str, Any]:

@@ -10,7 +10,7 @@ so it is shown, never obeyed, by the terminal.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -462,26 +462,32 @@ COMMON_FIELDS = ("description", "runner", "concurrency", "max_attempts", "timeou
 
 
 def profiles_table(
-    rows: list[tuple[Profile, Path]], broken: Sequence[tuple[str, Path, str]] = ()
+    rows: Sequence[tuple[Mapping[str, Any], Path]],
+    broken: Sequence[tuple[str, Path, str]] = (),
 ) -> View:
     """`profiles list`: each profile's limits on one line, its description under them; a
-    broken file with what is wrong with it."""
+    broken file with what is wrong with it. A profile is its fields as
+    `Profile.model_dump(mode="json")` gives them (so the list can come from the cache)."""
     from profiles import is_builtin
 
     table = Table([Column(style="bold"), Column(shrink_to=20, wrap=True)], headers=False)
-    for profile, path in rows:
+    for fields, path in rows:
+        timeout = fields["timeout"]
         limits = [
-            profile.runner,
-            f"{profile.concurrency} at once",
-            plural(profile.max_attempts, "attempt"),
-            f"{profile.timeout:g}s" if profile.timeout else "no timeout",
+            str(fields["runner"]),
+            f"{fields['concurrency']} at once",
+            plural(int(fields["max_attempts"]), "attempt"),
+            f"{timeout:g}s" if timeout else "no timeout",
         ]
-        if profile.review:
+        if fields["review"]:
             limits.append("review")
         limits.append("built-in" if is_builtin(path) else f"user ({path})")
         table.add_row(
-            one_line(profile.name),
-            [Line(one_line(" · ".join(limits))), Line((one_line(profile.description), "dim"))],
+            one_line(str(fields["name"])),
+            [
+                Line(one_line(" · ".join(limits))),
+                Line((one_line(str(fields["description"])), "dim")),
+            ],
         )
     for name, _path, error in broken:
         table.add_row(one_line(name), [Line(("broken: " + one_line(error), "red"))])

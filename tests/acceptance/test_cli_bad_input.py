@@ -281,7 +281,7 @@ VALUE_CASES: list[tuple[list[str], str]] = [
     (["goal", "x", "--repo", "{files}/plain"], "--repo {files}/plain is not inside a git"),
     (["goal", "x", "--repo", "{files}/empty-repo", "--json"], "has no commits yet"),
     (["goal", "x", "--repo", "{files}/missing"], "--repo {files}/missing is not a directory"),
-    ([*GOAL, "--repo", "{files}/plain"], "--no-repo cannot be combined with a repository or a base"),
+    ([*GOAL, "--repo", "{files}/plain"], "--no-repo cannot be combined with a repository"),
     # commands, arguments and options that do not exist
     (["dispatcher", "stop", "nope"], "no running dispatcher 'nope' on this board"),
     (["dispatcher", "halt"], "no such command 'halt'"),

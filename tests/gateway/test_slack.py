@@ -529,11 +529,6 @@ def configure(home: Path, slack: FakeSlack) -> None:
     )
 
 
-@pytest.mark.xfail(
-    reason="service.serve's TaskGroup wraps the adapter's HermesError in an ExceptionGroup, "
-    "so the supervisor reports 'ExceptionGroup: unhandled errors' instead of its message",
-    strict=False,
-)
 def test_the_gateway_stops_at_once_when_slack_refuses_a_token(
     slack: FakeSlack, hermes_home: Path
 ) -> None:

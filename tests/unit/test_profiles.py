@@ -10,6 +10,7 @@ import pytest
 
 from hermes.errors import NotFound, ProfileError
 from profiles import BUILTIN_DIR, card_defaults, list_profiles, load_profile, read_profile
+from profiles.cache import profile_fields
 
 
 @pytest.fixture
@@ -113,6 +114,22 @@ def test_an_edited_profile_is_validated_again(user_dir: Path, tmp_path: Path) ->
     path.write_text("runner: command\nmax_attempts: 0\n", encoding="utf-8")
     with pytest.raises(ProfileError, match="max_attempts"):
         card_defaults("ci", user_dir, cache)
+
+
+def test_listed_fields_are_the_models_and_a_broken_file_says_why(
+    user_dir: Path, tmp_path: Path
+) -> None:
+    """`profiles list` reads every profile through the cache: each is what the model
+    gives, and a file edited into a broken one is reported, the others still listed."""
+    cache = tmp_path / "cache.json"
+    good = write(user_dir, "ci", "runner: command\nmax_attempts: 5\n")
+    bad = write(user_dir, "bad", "runner: command\n")
+    first = profile_fields([good, bad], cache)
+    assert first[good] == read_profile(good).model_dump(mode="json")
+    bad.write_text("runner: command\nmax_attempts: 0\n", encoding="utf-8")
+    second = profile_fields([good, bad], cache)
+    assert second[good] == first[good]
+    assert isinstance(second[bad], ProfileError) and "max_attempts" in str(second[bad])
 
 
 def test_a_corrupt_cache_is_ignored(user_dir: Path, tmp_path: Path) -> None:
