@@ -24,10 +24,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import agent, board, cli, dispatch, gateway, http, postgres, scaling, web
+from bench import agent, backends, board, cli, dispatch, gateway, http, postgres, scaling, web
 from bench.common import ROOT, Row, Size, fmt
 
-SECTIONS = ("board", "cli", "dispatch", "agent", "gateway", "http", "web", "scaling", "postgres")
+SECTIONS = (
+    "board", "cli", "dispatch", "backends", "agent", "gateway", "http", "web", "scaling",
+    "postgres",
+)  # fmt: skip
 DEFAULT_PLOT = ROOT / "docs" / "performance-scaling.png"
 HEADER = ("section", "measure", "value", "unit", "reference", "ratio", "reference is")
 
@@ -119,6 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     runners: dict[str, Callable[[Path, Size], list[Row]]] = {
         "board": board.run,
         "dispatch": dispatch.run,
+        "backends": backends.run,
         "agent": agent.run,
         "cli": cli.run,
         "gateway": gateway.run,

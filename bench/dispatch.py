@@ -78,11 +78,13 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
     proc.wait(timeout=30)
 
 
-def throughput(workdir: Path, cards: int, backend: str = "local") -> tuple[float, float, float]:
+def throughput(
+    workdir: Path, cards: int, backend: str = "local", tag: str | None = None
+) -> tuple[float, float, float]:
     """Trivial cards per minute at concurrency 8: (first claim to last completion, wall),
     and the CPU seconds one card cost, every process counted (dispatcher, worker
-    template, workers, the card's bash)."""
-    board = Board(workdir / f"throughput-{backend}", backend)
+    template, workers, the card's bash). `tag` names a backend given as a block."""
+    board = Board(workdir / f"throughput-{tag or backend}", backend)
     ids = board.add("true", cards)
     start, before = time.monotonic(), children_cpu()
     proc = board.dispatcher("--until-idle", "--concurrency", "8")
@@ -103,13 +105,15 @@ def spawns_per_minute(argv: list[str], n: int) -> tuple[float, float]:
     return n / (time.monotonic() - start) * 60, (children_cpu() - before) / n
 
 
-def latency(workdir: Path, samples: int, backend: str = "local") -> dict[str, list[float]]:
+def latency(
+    workdir: Path, samples: int, backend: str = "local", tag: str | None = None
+) -> dict[str, list[float]]:
     """Created -> claimed, -> worker started, -> done, for `true` cards added one at a time
     to an idle dispatcher whose fallback tick is 30 s (so only change detection wakes it).
     The first card is added the moment the dispatcher is on the board (`first_*`: what a
     person who starts a dispatcher and adds a card at once waits), the others after it
     idled half a second."""
-    board = Board(workdir / f"latency-{backend}", backend)
+    board = Board(workdir / f"latency-{tag or backend}", backend)
     proc = board.dispatcher("--tick", "30")
     wait_for(lambda: board.store.dispatchers(utcnow()))
     out: dict[str, list[float]] = {}

@@ -40,12 +40,15 @@ from board import Backoff, Card, Claim, LiveRun, Run, Store, open_store
 from board.clock import parse_iso, utcnow
 from dispatcher import report
 from dispatcher.cron import fire_due
+from dispatcher.orphans import remote_specs, sweep
 from dispatcher.pool import WorkerPool
 from dispatcher.processes import alive, describe_exit, kill_group
 from dispatcher.reconcile import reconcile
 from dispatcher.watch import BoardWatch
 from hermes.errors import HermesError
 from hermes.paths import profiles_dir, this_host, worktrees_dir
+from profiles.model import BackendSpec
+from workers.backends.base import board_tag
 from workers.job import WorkerJob
 
 P = ParamSpec("P")
@@ -125,6 +128,7 @@ class Dispatcher:
         self._said_waiting: tuple[int, str] | None = None  # the last `waiting:` line's card
         self._limits: dict[str, int] = {}
         self._runners: dict[str, str] = {}
+        self._remote: dict[str, BackendSpec] = {}  # profiles whose work runs off this host
         self._wake = asyncio.Event()
         self._followups: set[asyncio.Task[None]] = set()
         self._stopping = False
@@ -197,6 +201,9 @@ class Dispatcher:
             removed = await self._call(reconcile, self.store, worktrees_dir())
             for path in removed:
                 self._report(f"removed stale worktree {path}")
+            # In the background: a docker daemon or ssh host that is slow to answer must
+            # not hold up the start.
+            self._later(self._sweep_orphans(), "orphans-at-start")
             await self._pools["light"].start()
             if await self._call(self._agent_work_waiting):
                 self._start_agent_template()
@@ -384,6 +391,7 @@ class Dispatcher:
             return
         self._limits = {p.name: p.concurrency for p in profiles}
         self._runners = {p.name: p.runner for p in profiles}
+        self._remote = {p.name: p.backend for p in profiles if p.backend.kind in REMOTE}
 
     def _warm_intake(self) -> None:
         """Validate the settings and every profile into the caches `board add` reads, so
@@ -466,6 +474,8 @@ class Dispatcher:
                 if run is not None and run.outcome in ("cancelled", "reclaimed"):
                     kill_group(worker.pid)
                     kill_group(run.runner_pid)
+                    if worker.profile in self._remote:  # the worker cannot remove it now
+                        self._later(self._sweep_orphans(), f"orphans-of-run-{run.id}")
         expired = {i for i, e in live.items() if parse_iso(e.run.lease_expires_at) < now}
         if expired and self._steady():  # was the board writable all along? (see _unsteady)
             await self._call(self.store.wait_for_write_lock)
@@ -496,9 +506,31 @@ class Dispatcher:
                 kill_group(run.pid)
                 kill_group(run.runner_pid)
             card = await self._call(self.store.card, run.card_id)
+            if card.profile in self._remote:  # its container or remote group may live on
+                self._later(self._sweep_orphans(), f"orphans-of-run-{run.id}")
             self._report(
                 f"card {run.card_id} reclaimed from run {run.id} ({reason}); {card.status}"
             )
+
+    async def _sweep_orphans(self) -> None:
+        """Remove the containers and kill the remote process groups of this board's runs
+        that are no longer live (see `dispatcher.orphans`)."""
+        specs = remote_specs(self._remote.values())
+        if not specs:
+            return
+        live = await self._call(self.store.live_runs)
+        keep = {entry.run.id for entry in live}
+        removed, problems = await asyncio.to_thread(sweep, specs, board_tag(self.db_url), keep)
+        for line in removed:
+            self._report(f"removed orphan {line}")
+        for line in problems:
+            self._report(f"warning: {line}")
+
+    def _later(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+        """Follow-up work off the dispatch loop's path (a sweep may wait on a network)."""
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        self._followups.add(task)
+        task.add_done_callback(self._followups.discard)
 
     async def _note_pauses(self, live: dict[int, LiveRun]) -> None:
         """Say when one of our cards starts waiting for a human (what it asks and the
@@ -622,6 +654,9 @@ class Dispatcher:
             end = await self._call(self.store.run_end, worker.run_id)
             seconds = time.monotonic() - worker.started
             self._report(report.finished(worker.card_id, end, seconds))
+
+
+REMOTE = ("docker", "ssh")
 
 
 def run_dispatcher(db_url: str, settings: Settings, report: Report | None = None) -> int:

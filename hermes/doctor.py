@@ -40,6 +40,7 @@ def run_checks() -> list[Check]:
     checks = [Check("hermes", "ok", f"{__version__} on Python {sys.version.split()[0]}")]
     checks += [_git(), _home(), _board(), _sandbox(), _network()]
     checks += _profiles()
+    checks += _backends()
     return checks
 
 
@@ -148,6 +149,56 @@ def _profile(profile: Any) -> Check:
         return Check(name, "warn", f"model {profile.model}: {fix}")
     key = f"{env} set" if env else "no key needed"
     return Check(name, "ok", f"model {profile.model}, {key}, backend {backend}")
+
+
+def _backends() -> list[Check]:
+    """The docker daemon (reachable, its version) and each ssh profile's host (is its
+    key known?), for the profiles that use them; nothing is connected to over ssh."""
+    from hermes.config import load_config
+    from profiles import list_profiles
+
+    try:
+        profiles = [p for p, _ in list_profiles(profiles_dir(), load_config().profile_defaults)]
+    except HermesError:
+        return []  # the profile checks above already say what is wrong
+    docker = [p for p in profiles if p.backend.kind == "docker"]
+    ssh = [p for p in profiles if p.backend.kind == "ssh"]
+    checks = [_docker(p.name, p.backend.docker_host) for p in docker] or [_docker(None, None)]
+    checks += [_ssh(p.name, p.backend) for p in ssh]
+    return checks
+
+
+def _docker(profile: str | None, docker_host: str | None) -> Check:
+    from workers.backends import BackendUnavailable
+
+    name = "docker" if profile is None else f"docker (profile {profile})"
+    try:
+        from workers.backends.container import endpoint, version
+
+        found = version(docker_host)
+    except BackendUnavailable as exc:
+        if profile is None:
+            return Check(name, "ok", f"no profile uses it ({str(exc).split(';')[0]})")
+        return Check(name, "fail", str(exc))
+    users = "no profile uses it yet" if profile is None else "used by this profile"
+    return Check(name, "ok", f"daemon {found} at {endpoint(docker_host)}; {users}")
+
+
+def _ssh(profile: str, spec: Any) -> Check:
+    from workers.backends import BackendUnavailable
+
+    name = f"ssh (profile {profile})"
+    try:
+        from workers.backends.remote import host_known, known_hosts_file, where
+
+        problem = host_known(spec)
+    except BackendUnavailable as exc:
+        return Check(name, "fail", str(exc))
+    if problem is not None:
+        fix = f"check its fingerprint, then add it to {known_hosts_file(spec)} or pin it"
+        return Check(name, "fail", f"{where(spec)}: host key unknown ({problem}); {fix}")
+    trust = "pinned host key" if spec.host_key else f"host key in {known_hosts_file(spec)}"
+    return Check(name, "ok", f"{where(spec)}, {trust}, key_file {spec.key_file}")
 
 
 def _output(argv: list[str]) -> str:

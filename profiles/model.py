@@ -20,16 +20,73 @@ ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
 
 
 class BackendSpec(BaseModel):
-    """Where a profile's card work executes (see docs/security.md).
+    """Where a profile's card work executes (see docs/backends.md).
 
     `auto` is the sandbox where this machine can sandbox and local elsewhere (the run log
-    and `hermes doctor` say which)."""
+    and `hermes doctor` say which). Each kind takes only its own fields, so a field meant
+    for another kind (`image` on an ssh backend, say) is an error, not a silent no-op."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    kind: Literal["auto", "local", "sandbox"] = "auto"
-    network: bool = False  # sandbox: reach the network (off: a private loopback only)
+    kind: Literal["auto", "local", "sandbox", "docker", "ssh"] = "auto"
+    # sandbox: true reaches the network (false: a private loopback only);
+    # docker: the container's network mode, `none` unless the profile says otherwise
+    network: bool | str = False
     expose: list[str] = Field(default_factory=list)  # sandbox: more read-only paths
+    # docker
+    image: str | None = None
+    docker_host: str | None = None  # the daemon's endpoint; unset: DOCKER_HOST, then default
+    # ssh
+    host: str | None = None
+    port: int = Field(default=22, ge=1, le=65535)
+    user: str | None = None
+    key_file: str | None = None  # the private key to log in with (never a password)
+    workdir: str | None = None  # on the remote host; each card gets a folder under it
+    known_hosts: str | None = None  # the file host keys are checked against
+    host_key: str | None = None  # or one pinned public key, e.g. "ssh-ed25519 AAAA..."
+
+    @model_validator(mode="after")
+    def _fields_of_its_kind(self) -> BackendSpec:
+        """Each kind's own fields, and what it cannot run without."""
+        given = self.model_fields_set - {"kind"}
+        mine = set(KIND_FIELDS.get(self.kind, ()))
+        for name in sorted(given - mine):
+            owners = [kind for kind, names in KIND_FIELDS.items() if name in names]
+            raise ValueError(
+                f"`{name}` is not a setting of backend {self.kind} (it is for "
+                f"{' or '.join(owners)}); remove it"
+            )
+        for name in REQUIRED.get(self.kind, ()):
+            if getattr(self, name) in (None, ""):
+                raise ValueError(f"backend {self.kind} needs `{name}`, e.g. {EXAMPLES[name]}")
+        if self.kind in ("auto", "sandbox") and not isinstance(self.network, bool):
+            raise ValueError("sandbox `network` is true or false")
+        if self.kind == "docker" and "network" in given and not isinstance(self.network, str):
+            raise ValueError("docker `network` is a network mode: none (the default), bridge, host")
+        if self.known_hosts and self.host_key:
+            raise ValueError("give `known_hosts` or `host_key`, not both")
+        return self
+
+    @property
+    def network_mode(self) -> str:
+        """Docker's network mode (`none` unless the profile names one)."""
+        return self.network if isinstance(self.network, str) and self.network else "none"
+
+
+KIND_FIELDS: dict[str, tuple[str, ...]] = {
+    "auto": ("network", "expose"),
+    "local": (),
+    "sandbox": ("network", "expose"),
+    "docker": ("image", "network", "docker_host"),
+    "ssh": ("host", "port", "user", "key_file", "workdir", "known_hosts", "host_key"),
+}
+REQUIRED = {"docker": ("image",), "ssh": ("host", "key_file", "workdir")}
+EXAMPLES = {
+    "image": "image: python:3.12-slim",
+    "host": "host: build1.example.com",
+    "key_file": "key_file: ~/.ssh/id_ed25519",
+    "workdir": "workdir: /srv/hermes",
+}
 
 
 class ApprovalRules(BaseModel):

@@ -16,7 +16,7 @@ from hermes.paths import hermes_home, profiles_dir
 from profiles import Profile
 from workers.agent.resume import Resume
 from workers.attempt import Attempt
-from workers.backends import backend_for
+from workers.backends import Tag, backend_for, board_tag
 from workers.runners.base import RunContext
 from workers.secrets import Masker, card_env, named_secrets, secret_names
 
@@ -60,7 +60,10 @@ def make_context(
     """The context of one attempt; `report` gets the run log's line about the backend."""
     readonly = (repo_git,) if repo_git is not None else ()
     hide = (hermes_home(), *_board_folder(db_url))
-    backend, note = backend_for(profile.backend, hide=hide, readonly=readonly)
+    tag = Tag(board_tag(db_url), card.id, run_id)
+    backend, note = backend_for(
+        profile.backend, hide=hide, readonly=readonly, tag=tag, passed=profile.env
+    )
     report(f"backend: {backend.describe()}" + (f"; {note}" if note else ""))
     env = card_env(os.environ, secrets, profile.env) | {
         "HERMES_CARD_ID": str(card.id),

@@ -171,11 +171,33 @@ def warm(kind: str) -> None:
     from workers.backends import probe
 
     probe()
+    _warm_backends()
     if kind == "agent":
         from workers.agent.model import warm_up
         from workers.runners import agent  # noqa: F401
 
         warm_up()
+
+
+def _warm_backends() -> None:
+    """Import the docker or ssh library (half a second or more each) once here when a
+    profile uses it, rather than in every worker; never when none does."""
+    from hermes.paths import profiles_dir
+    from profiles import profile_files, read_profile
+
+    kinds = set()
+    for path in profile_files(profiles_dir()).values():
+        try:
+            kinds.add(read_profile(path).backend.kind)
+        except HermesError:
+            continue
+    try:
+        if "docker" in kinds:
+            import docker  # noqa: F401
+        if "ssh" in kinds:
+            import asyncssh  # noqa: F401
+    except ImportError:
+        pass  # the card says so, with the pip line
 
 
 def main() -> None:

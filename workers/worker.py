@@ -30,6 +30,7 @@ from profiles import Profile
 from workers import workspace as workspaces
 from workers.agent.resume import Resume, load, resumable_run
 from workers.attempt import Attempt
+from workers.backends import release
 from workers.context import card_secrets, make_context
 from workers.heartbeat import Heartbeat
 from workers.job import Prepared, WorkerJob
@@ -99,6 +100,7 @@ def _attempt(
     finally:
         heartbeat.stop()
         attempt.kill_all()  # background processes of the attempt end with it
+        release()  # ssh connections
     if attempt.reason == "lost":
         log.line("lease lost: the run was reclaimed or cancelled; stopping without a result")
         return EXIT_LOST

@@ -9,6 +9,8 @@ file the caller names, so the run log fills live whatever the backend. The worke
 
 from __future__ import annotations
 
+import hashlib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -19,6 +21,23 @@ class BackendUnavailable(HermesError):
     """The profile's backend cannot run here; retrying will not help."""
 
     retryable = False
+
+
+@dataclass(frozen=True, slots=True)
+class Tag:
+    """Which run card work belongs to, stamped on what a backend leaves outside this
+    process (container labels, remote pid files), so that a dispatcher restarted after a
+    crash can tell its own orphans from the work of other boards and live runs."""
+
+    board: str  # `board_tag` of the board's URL
+    card: int
+    run: int
+
+
+def board_tag(db_url: str | None) -> str:
+    """A short digest naming a board without saying where it is (its URL may hold a
+    password)."""
+    return hashlib.sha256((db_url or "").encode()).hexdigest()[:12]
 
 
 class Sink(Protocol):
