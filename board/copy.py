@@ -63,7 +63,7 @@ def copy_board(
         if held:
             raise InvalidInput(
                 f"the target board {redact(target_url)} is not empty: it holds "
-                + ", ".join(f"{count:,} {table}" for table, count in held.items())
+                + ", ".join(f"{table}: {count:,}" for table, count in held.items())
                 + "; copy into an empty database"
             )
         rows: dict[str, int] = {}

@@ -137,8 +137,9 @@ class LostRace(Retry):
     the row in between. Nothing of the transaction was applied."""
 
 
-def engine_of(url: str) -> Dialect:
-    """Which engine a board URL names; a bad or unsupported URL is refused with the fix."""
+def engine_of(url: str, name: str = "HERMES_DB_URL") -> Dialect:
+    """Which engine a board URL names; a bad or unsupported URL is refused with the fix,
+    naming the URL as `name` (the setting or option it came from)."""
     text = url.strip()
     if _POSTGRES_URL.match(text):
         return "postgresql"
@@ -146,10 +147,10 @@ def engine_of(url: str) -> Dialect:
         return "sqlite"
     if "://" not in text:
         hint = f"sqlite:///{text}" if text.startswith("/") else "sqlite:///PATH/board.db"
-        raise InvalidInput(f"HERMES_DB_URL {url!r} is not a URL; write it as {hint}")
+        raise InvalidInput(f"{name} {redact(url)!r} is not a URL; write it as {hint}")
     scheme = text.split(":", 1)[0]
     raise InvalidInput(
-        f"HERMES_DB_URL scheme {scheme!r} is not supported; use sqlite:///PATH "
+        f"{name} scheme {scheme!r} is not supported; use sqlite:///PATH "
         "or postgresql://USER@HOST/DATABASE"
     )
 
@@ -169,8 +170,10 @@ def sqlite_path(url: str) -> Path:
 
 
 def redact(url: str) -> str:
-    """The URL without its password, fit for messages and logs."""
-    return re.sub(r"(://[^:/@?]*):[^@/?]*@", r"\1:***@", url)
+    """The URL without its password (`user:PASSWORD@` or `?password=`), fit for messages
+    and logs."""
+    url = re.sub(r"(://[^:/@?]*):[^@/?]*@", r"\1:***@", url)
+    return re.sub(r"(?i)([?&]password=)[^&#]*", r"\1***", url)
 
 
 def open_database(

@@ -64,6 +64,15 @@ class DispatchReads(StoreBase):
                 for row in cursor
             ]
 
+    def last_run_id(self) -> int:
+        """The newest run's id (0 on a board that never ran anything).
+
+        An orphan sweep reads this before the live runs: a run up to this id that is not
+        live then has ended for good, while a newer one may have been claimed since (its
+        container or remote group is not an orphan)."""
+        with self._db.read() as cx:
+            return int(cx.execute(q.LAST_RUN_ID).fetchone()[0])
+
     def wait_for_write_lock(self) -> None:
         """Take the board's write lock and let it go at once, writing nothing.
 

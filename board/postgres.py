@@ -321,15 +321,19 @@ class PostgresDatabase:
         """How many change announcements this connection has heard: read off the socket
         without a round trip (LISTEN on first use, and again on a new connection after
         one was lost, counted as a change since announcements may have been missed)."""
-        self._listen()
         if self._conn.closed:
             self._reconnect()
             self._changes += 1
+        self._listen()
         self._drain()
         return self._changes
 
     def fileno(self) -> int | None:
-        """The socket that becomes readable when a change is announced."""
+        """The socket that becomes readable when a change is announced (on a new
+        connection after one was lost: a server restart must not end the followers)."""
+        if self._conn.closed:
+            self._reconnect()
+            self._changes += 1
         self._listen()
         return int(self._conn.pgconn.socket)
 

@@ -205,6 +205,8 @@ WHERE id = :card_id AND run_id = :run_id AND status = :from
 
 # Every dispatcher wake reads this: the partial index of live runs, then a sort of those
 # few (`+r.id` keeps SQLite from walking the whole runs table in id order instead).
+LAST_RUN_ID = "SELECT coalesce(max(id), 0) FROM runs"
+
 LIVE_RUNS = f"""
 SELECT {", ".join("r." + c.strip() for c in RUN_COLUMNS.split(","))}, c.status, c.profile, c.title
 FROM runs r JOIN cards c ON c.id = r.card_id

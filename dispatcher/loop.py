@@ -48,7 +48,7 @@ from dispatcher.watch import BoardWatch
 from hermes.errors import HermesError
 from hermes.paths import profiles_dir, this_host, worktrees_dir
 from profiles.model import BackendSpec
-from workers.backends.base import board_tag
+from workers.backends.base import EndedRuns, board_tag
 from workers.job import WorkerJob
 
 P = ParamSpec("P")
@@ -518,9 +518,10 @@ class Dispatcher:
         specs = remote_specs(self._remote.values())
         if not specs:
             return
+        upto = await self._call(self.store.last_run_id)  # first: see EndedRuns
         live = await self._call(self.store.live_runs)
-        keep = {entry.run.id for entry in live}
-        removed, problems = await asyncio.to_thread(sweep, specs, board_tag(self.db_url), keep)
+        ended = EndedRuns(upto, frozenset(entry.run.id for entry in live))
+        removed, problems = await asyncio.to_thread(sweep, specs, board_tag(self.db_url), ended)
         for line in removed:
             self._report(f"removed orphan {line}")
         for line in problems:

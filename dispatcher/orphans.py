@@ -15,6 +15,7 @@ from collections.abc import Iterable
 
 from hermes.errors import HermesError
 from profiles.model import BackendSpec
+from workers.backends.base import EndedRuns
 
 
 def remote_specs(backends: Iterable[BackendSpec]) -> list[BackendSpec]:
@@ -28,15 +29,17 @@ def remote_specs(backends: Iterable[BackendSpec]) -> list[BackendSpec]:
     return list(seen.values())
 
 
-def sweep(specs: Iterable[BackendSpec], board: str, keep: set[int]) -> tuple[list[str], list[str]]:
-    """Remove the containers and kill the remote groups of `board` whose run is not in
-    `keep`; returns what went and what could not be looked at (never raises: a daemon
-    or host that is down must not stop a dispatcher)."""
+def sweep(
+    specs: Iterable[BackendSpec], board: str, ended: EndedRuns
+) -> tuple[list[str], list[str]]:
+    """Remove the containers and kill the remote groups of `board`'s `ended` runs;
+    returns what went and what could not be looked at (never raises: a daemon or host
+    that is down must not stop a dispatcher)."""
     removed: list[str] = []
     problems: list[str] = []
     for spec in specs:
         try:
-            removed += _sweep_one(spec, board, keep)
+            removed += _sweep_one(spec, board, ended)
         except HermesError as exc:
             problems.append(f"could not look for orphans of backend {spec.kind}: {exc}")
         except Exception as exc:  # a library error the backend did not word
@@ -44,11 +47,11 @@ def sweep(specs: Iterable[BackendSpec], board: str, keep: set[int]) -> tuple[lis
     return removed, problems
 
 
-def _sweep_one(spec: BackendSpec, board: str, keep: set[int]) -> list[str]:
+def _sweep_one(spec: BackendSpec, board: str, ended: EndedRuns) -> list[str]:
     if spec.kind == "docker":
         from workers.backends.container import remove_orphans
 
-        return remove_orphans(spec.docker_host, board, keep)
+        return remove_orphans(spec.docker_host, board, ended)
     from workers.backends.remote import kill_orphans
 
-    return kill_orphans(spec, board, keep)
+    return kill_orphans(spec, board, ended)

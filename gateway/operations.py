@@ -224,7 +224,7 @@ def board_add(store: Store, args: AddArgs, door: Door) -> dict[str, Any]:
         model=args.model,
         cwd=door.cwd or Path.home(),
     )
-    card_id, _ = add_card(store, request, utcnow())
+    card_id, _ = add_card(store, request, store.now())
     return store.card(card_id).to_json()
 
 
@@ -307,7 +307,7 @@ def goal_add(store: Store, args: GoalArgs, door: Door) -> dict[str, Any]:
         key=args.key,
         cwd=door.cwd or Path.home(),
     )
-    goal_id, _ = add_card(store, request, utcnow())
+    goal_id, _ = add_card(store, request, store.now())
     return reports.goal_report(store, goal_id)
 
 
@@ -333,7 +333,7 @@ def cron_add(store: Store, args: CronArgs, door: Door) -> dict[str, Any]:
         deliver=args.deliver,
         cwd=door.cwd or Path.home(),
     )
-    return store.job(add_job(store, request, utcnow())).to_json()
+    return store.job(add_job(store, request, store.now())).to_json()
 
 
 def cron_list(store: Store, args: NoArgs, door: Door) -> list[dict[str, Any]]:

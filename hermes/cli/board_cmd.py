@@ -107,9 +107,8 @@ def add(
         key=key,
         model=model,
     )
-    now = utcnow()
     with open_board() as store:
-        new_id, _ = add_card(store, request, now)
+        new_id, _ = add_card(store, request, store.now())  # --at by the board's clock
         if as_json:
             print_json(store.card(new_id).to_json())
             return

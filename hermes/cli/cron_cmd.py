@@ -59,9 +59,8 @@ def add(
         overlap=overlap,
         deliver=deliver,
     )
-    now = utcnow()
     with open_board() as store:
-        job_id = add_job(store, request, now)
+        job_id = add_job(store, request, store.now())  # the first fire by the board's clock
         if as_json:
             print_json(store.job(job_id).to_json())
             return
@@ -106,8 +105,8 @@ def resume(job: JobId) -> None:
     """Fire again from the next scheduled time (fires while paused are not made up)."""
     from dispatcher.schedule import first_fire, zone
 
-    now = utcnow()
     with open_board() as store:
+        now = store.now()
         found = store.job(job)
         next_fire = first_fire(found.schedule, zone(found.tz), now)
         store.set_paused(job, now, False, next_fire)

@@ -12,7 +12,6 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from board.clock import utcnow
 from hermes.cli.common import open_board, print_json
 from hermes.cli.options import CardId, JsonFlag
 
@@ -59,7 +58,7 @@ def new(
         " ".join(objective), profile=profile, budget=budget, repo=repo, no_repo=no_repo
     )
     with open_board() as store:
-        goal_id, _ = add_card(store, request, utcnow())
+        goal_id, _ = add_card(store, request, store.now())
         if as_json:
             from hermes.reports import goal_report
 

@@ -233,7 +233,7 @@ def copy(
     from board.copy import copy_board
     from board.db import engine_of
 
-    engine_of(to)  # a bad URL is refused before the board is opened
+    engine_of(to, "--to")  # a bad URL is refused before the board is opened
     with open_board() as store:
         copied = copy_board(store, to)
     if as_json:

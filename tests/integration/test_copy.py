@@ -78,7 +78,7 @@ def test_a_target_that_holds_anything_is_refused(
         taken.add_card(NewCard("theirs", "shell", 3), T0)
     result = cli("board", "copy", "--to", other)
     assert result.code == 2
-    assert result.err.startswith(f"error: the target board {other} is not empty: it holds 1 cards")
+    assert result.err.startswith(f"error: the target board {other} is not empty: it holds cards: 1")
     with open_store(other) as taken:
         assert [card.title for card in taken.list_cards(CardFilter(include_old=True), T0)] == [
             "theirs"

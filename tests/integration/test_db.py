@@ -110,6 +110,9 @@ def test_sqlalchemy_style_postgres_urls_reach_libpq_as_it_reads_them() -> None:
     assert libpq_url("postgresql+psycopg://u@h/db") == "postgresql://u@h/db"
     assert libpq_url("postgres://u@/db?host=/tmp/x") == "postgresql://u@/db?host=/tmp/x"
     assert redact("postgresql://u:secret@h/db") == "postgresql://u:***@h/db"
+    assert redact("postgresql://u@h/db?password=secret&sslmode=require") == (
+        "postgresql://u@h/db?password=***&sslmode=require"
+    )
 
 
 @pytest.mark.parametrize(

@@ -110,6 +110,7 @@ def test_orphans_of_dead_runs_are_killed_and_live_ones_kept(
 ) -> None:
     from dispatcher.orphans import remote_specs, sweep
     from profiles import load_profile
+    from workers.backends.base import EndedRuns
 
     name = ssh_profile(hermes_home, server)
     pids = []
@@ -126,12 +127,16 @@ def test_orphans_of_dead_runs_are_killed_and_live_ones_kept(
         pids.append(int(wait_until(lambda m=marker: m.exists() and m.read_text().strip())))
         runs.append(ctx.run_id)
     spec = load_profile(name, hermes_home / "profiles").backend
-    removed, problems = sweep(remote_specs([spec]), board_tag(None), keep={runs[1]})
+    live = EndedRuns(upto=runs[1], live=frozenset({runs[1]}))
+    removed, problems = sweep(remote_specs([spec]), board_tag(None), live)
     assert problems == []
     assert removed == [f"remote process group of run {runs[0]} on 127.0.0.1:{server.port}"]
     wait_until(lambda: gone(pids[0]), timeout=2)
     assert not gone(pids[1])
-    sweep([spec], board_tag(None), keep=set())
+    # a run newer than the sweep's first reading may have been claimed meanwhile: kept
+    assert sweep([spec], board_tag(None), EndedRuns(upto=runs[0], live=frozenset())) == ([], [])
+    assert not gone(pids[1])
+    sweep([spec], board_tag(None), EndedRuns(upto=runs[1], live=frozenset()))
     wait_until(lambda: gone(pids[1]), timeout=2)
 
 

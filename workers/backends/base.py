@@ -40,6 +40,22 @@ def board_tag(db_url: str | None) -> str:
     return hashlib.sha256((db_url or "").encode()).hexdigest()[:12]
 
 
+@dataclass(frozen=True, slots=True)
+class EndedRuns:
+    """Which runs of a board have ended for good, as an orphan sweep may judge them: every
+    run up to `upto` (the newest run when the sweep began) that is not in `live` (read
+    after `upto`). A run that is not live now never will be again; a run newer than
+    `upto` may have been claimed while the sweep looked, so its container or remote
+    process group is live work, never an orphan."""
+
+    upto: int
+    live: frozenset[int]
+
+    def ended(self, run: int) -> bool:
+        """Whether `run`'s container or process group may be removed."""
+        return run <= self.upto and run not in self.live
+
+
 class Sink(Protocol):
     """Where a backend writes the output of card work, chunk by chunk."""
 

@@ -25,7 +25,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from workers.backends.base import BackendUnavailable, Sink, Tag
+from workers.backends.base import BackendUnavailable, EndedRuns, Sink, Tag
 from workers.backends.local import DRAIN
 
 INSTALL = "pip install 'hermes-board[docker]'"
@@ -163,11 +163,20 @@ class DockerBackend:
             },
             tmpfs={"/tmp": "rw,mode=1777"},
             network_mode=self.network,
+            # no capabilities, no setuid escalation: card work needs none, and a setuid
+            # binary in the image must not get root's rights over the mounted worktree
+            cap_drop=["ALL"],
+            security_opt=["no-new-privileges"],
+            pids_limit=PIDS_LIMIT,
             labels=labels(self.tag),
             stdin_open=False,
             tty=False,
         )
         return ContainerRun(container, output)
+
+
+#: Processes a container may hold at once: a fork bomb in card work stops there.
+PIDS_LIMIT = 4096
 
 
 def labels(tag: Tag) -> dict[str, str]:
@@ -244,8 +253,8 @@ def _pump(stream: Iterator[bytes], sink: Sink) -> None:
         sink.close()
 
 
-def remove_orphans(docker_host: str | None, board: str, keep: set[int]) -> list[str]:
-    """Remove the containers of `board` whose run is not in `keep`; returns their names
+def remove_orphans(docker_host: str | None, board: str, ended: EndedRuns) -> list[str]:
+    """Remove the containers of `board`'s `ended` runs; returns their names
     (a dispatcher calls this at start-up and when it takes a run back)."""
     found = client(docker_host)
     removed = []
@@ -254,7 +263,7 @@ def remove_orphans(docker_host: str | None, board: str, keep: set[int]) -> list[
         listed = found.containers.list(all=True, sparse=True, filters={"label": f"{LABEL}={board}"})
         for container in listed:
             run = (container.attrs.get("Labels") or {}).get("hermes.run", "")
-            if run.isdigit() and int(run) in keep:
+            if not (run.isdigit() and ended.ended(int(run))):
                 continue
             try:
                 container.remove(force=True)

@@ -40,7 +40,7 @@ from typing import Any, TypeVar
 
 from hermes.errors import HermesError
 from profiles.model import BackendSpec
-from workers.backends.base import BackendUnavailable, Sink, Tag
+from workers.backends.base import BackendUnavailable, EndedRuns, Sink, Tag
 from workers.backends.container import portable_env
 
 INSTALL = "pip install 'hermes-board[ssh]'"
@@ -54,10 +54,14 @@ T = TypeVar("T")
 #: pid file, then become the command with stderr merged into stdout.
 INNER = 'echo $$ >&2; echo $$ >"$0"; exec "$@" 2>&1'
 #: Kill the groups of the pid files of runs not listed (a restarted dispatcher's sweep).
+#: Kill the groups of ended runs: those up to $UPTO not in $KEEP (see EndedRuns); a pid
+#: file that does not hold a plain number above 1 is removed, never acted on.
 SWEEP = (
     'for f in *.pgid; do [ -e "$f" ] || continue; r=${f%.pgid}; '
+    'case $r in ""|*[!0-9]*) continue;; esac; [ "$r" -gt "$UPTO" ] && continue; '
     'case " $KEEP " in *" $r "*) continue;; esac; p=$(cat "$f"); '
-    '[ -n "$p" ] && kill -KILL -- "-$p" 2>/dev/null; rm -f "$f"; echo "$r"; done'
+    'case $p in ""|*[!0-9]*) ;; *) [ "$p" -gt 1 ] && kill -KILL -- "-$p" 2>/dev/null;; esac; '
+    'rm -f "$f"; echo "$r"; done'
 )
 
 
@@ -460,12 +464,12 @@ class SshRun:
 # -- orphans ------------------------------------------------------------------------------
 
 
-async def _sweep(spec: BackendSpec, board: str, keep: set[int]) -> list[str]:
+async def _sweep(spec: BackendSpec, board: str, ended: EndedRuns) -> list[str]:
     conn = await _connect(spec)
     try:
         script = f"cd {Places(str(spec.workdir), board).runs()} 2>/dev/null || exit 0; {SWEEP}"
-        keep_line = " ".join(str(run) for run in sorted(keep))
-        result = await conn.run(f"KEEP={shlex.quote(keep_line)}; {script}")
+        keep_line = " ".join(str(run) for run in sorted(ended.live))
+        result = await conn.run(f"UPTO={ended.upto}; KEEP={shlex.quote(keep_line)}; {script}")
         killed = str(result.stdout or "").split()
         return [f"remote process group of run {run} on {where(spec)}" for run in killed]
     finally:
@@ -473,7 +477,7 @@ async def _sweep(spec: BackendSpec, board: str, keep: set[int]) -> list[str]:
         await conn.wait_closed()
 
 
-def kill_orphans(spec: BackendSpec, board: str, keep: set[int]) -> list[str]:
-    """Kill the remote process groups of `board`'s runs not in `keep` (pid files in the
-    remote workdir); returns what was killed."""
-    return _call(_sweep(spec, board, keep), CONNECT_TIMEOUT + 15)
+def kill_orphans(spec: BackendSpec, board: str, ended: EndedRuns) -> list[str]:
+    """Kill the remote process groups of `board`'s `ended` runs (pid files in the remote
+    workdir); returns what was killed."""
+    return _call(_sweep(spec, board, ended), CONNECT_TIMEOUT + 15)
