@@ -45,6 +45,8 @@ def test_the_worktree_goes_over_and_comes_back(
     (workspace / "src" / "old.txt").write_text("old\n")
     (workspace / "gone.txt").write_text("to delete\n")
     (workspace / ".git").write_text("gitdir: /somewhere\n")
+    (workspace / "vendor" / "lib").mkdir(parents=True)
+    (workspace / "vendor" / "lib" / ".git").write_text("gitdir: /elsewhere\n")  # a submodule
     ctx = run_context(store, hermes_home, ssh_profile(hermes_home, server), workspace)
     script = (
         "cat src/old.txt; pwd; echo new > src/new.txt; rm gone.txt; "
@@ -58,6 +60,44 @@ def test_the_worktree_goes_over_and_comes_back(
     assert (workspace / "src" / "new.txt").read_text() == "new\n"
     assert not (workspace / "gone.txt").exists()
     assert (workspace / ".git").read_text() == "gitdir: /somewhere\n"  # never crosses
+    assert (workspace / "vendor" / "lib" / ".git").read_text() == "gitdir: /elsewhere\n"
+
+
+def test_passed_variables_reach_the_command_but_no_command_line(
+    store: Store,
+    hermes_home: Path,
+    server: SshServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A variable the profile passes (`env: [NAME]`) is the command's, but never on a
+    command line of the remote host, where every user could read it with `ps` (under
+    OpenSSH, `setsid -w` keeps its own arguments for the whole run): neither in what the
+    server was asked to run nor in any process's arguments."""
+    value = "passed-value-7f3a9c"
+    monkeypatch.setenv("HERMES_TEST_PASSED", value)
+    folder = hermes_home / "profiles"
+    folder.mkdir(parents=True, exist_ok=True)
+    profile = {"runner": "command", "env": ["HERMES_TEST_PASSED"], "backend": server.backend()}
+    (folder / "passing.yaml").write_text(yaml.safe_dump(profile))
+    ctx = run_context(store, hermes_home, "passing", tmp_path / "ws")
+    script = 'echo "$HERMES_TEST_PASSED" > seen.txt; sleep 30'
+    run = ctx.backend.start(
+        ["bash", "-c", script], workspace=ctx.workspace, env=ctx.env, output=io.BytesIO()
+    )
+    try:
+        seen = wait_until(lambda: next(server.workdir.rglob("seen.txt"), None))
+        wait_until(lambda: seen.read_text().strip() == value)
+        lines = []
+        for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+            try:
+                lines.append(cmdline.read_bytes())
+            except OSError:  # ended meanwhile
+                continue
+        assert not [line for line in lines if value.encode() in line]
+        assert not [command for command in server.commands if value in command]
+    finally:
+        run.kill()
 
 
 def test_a_kill_ends_the_remote_group_within_a_second(

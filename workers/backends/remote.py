@@ -51,9 +51,10 @@ GIT = ".git"
 T = TypeVar("T")
 
 #: Run on the remote host: report the group id (stderr's first line) and leave it in the
-#: pid file, then become the command with stderr merged into stdout.
-INNER = 'echo $$ >&2; echo $$ >"$0"; exec "$@" 2>&1'
-#: Kill the groups of the pid files of runs not listed (a restarted dispatcher's sweep).
+#: pid file ($0), take the card's variables from its private file ($1, then removed: on
+#: the command line they would show in `ps` to every user of the host), then become the
+#: command with stderr merged into stdout.
+INNER = 'echo $$ >&2; echo $$ >"$0"; . "$1"; rm -f "$1"; shift; exec "$@" 2>&1'
 #: Kill the groups of ended runs: those up to $UPTO not in $KEEP (see EndedRuns); a pid
 #: file that does not hold a plain number above 1 is removed, never acted on.
 SWEEP = (
@@ -272,7 +273,7 @@ def _under_git(name: str) -> bool:
 def _remove_missing(workspace: Path, names: set[str]) -> None:
     for path in sorted(workspace.rglob("*"), reverse=True):  # children before parents
         relative = path.relative_to(workspace)
-        if relative.parts[0] == GIT or relative.as_posix() in names:
+        if _under_git(relative.as_posix()) or relative.as_posix() in names:
             continue
         if path.is_dir() and not path.is_symlink():
             shutil.rmtree(path, ignore_errors=True)
@@ -309,21 +310,40 @@ class SshBackend:
         self, argv: list[str], *, workspace: Path, env: dict[str, str], output: Sink
     ) -> SshRun:
         """Mirror the worktree over, start `argv` there in a group of its own."""
-        assignments = [f"{k}={v}" for k, v in portable_env(env, self.passed).items()]
+        exports = "".join(
+            f"export {name}={shlex.quote(value)}\n"
+            for name, value in portable_env(env, self.passed).items()
+        )
         card, pidfile = self.places.card(self.tag.card), self.places.pidfile(self.tag.run)
+        envfile = pidfile.removesuffix(".pgid") + ".env"
         command = (
-            f"mkdir -p {self.places.runs()} && cd {card} && exec setsid -w sh -c "
-            f"{shlex.quote(INNER)} {pidfile} env {shlex.join([*assignments, *argv])}"
+            f"cd {card} && exec setsid -w sh -c "
+            f"{shlex.quote(INNER)} {pidfile} {envfile} {shlex.join(argv)}"
         )
         run = SshRun(self._conn, output, pidfile)
-        run.begin(self._execute(run, workspace, card, command, pidfile))
+        run.begin(self._execute(run, workspace, card, command, pidfile, (envfile, exports)))
         return run
 
     async def _execute(
-        self, run: SshRun, workspace: Path, card: str, command: str, pidfile: str
+        self,
+        run: SshRun,
+        workspace: Path,
+        card: str,
+        command: str,
+        pidfile: str,
+        variables: tuple[str, str],
     ) -> int:
         conn = self._conn
+        envfile, exports = variables
         try:
+            written = await conn.run(
+                f"mkdir -p {self.places.runs()} && umask 077 && cat > {envfile}", input=exports
+            )
+            if written.exit_status != 0:
+                raise Unreachable(
+                    f"writing the card's variables on {where(self.spec)} failed: "
+                    f"{str(written.stderr or '').strip()}"
+                )
             if not self._branch_sent:
                 await self._send_branch(card)
                 self._branch_sent = True
@@ -342,8 +362,15 @@ class SshBackend:
             if run.killed:
                 return code
             back = await conn.run(
-                f"cd {card} && tar -cf - --exclude=./.git . ; rm -f {pidfile}", encoding=None
+                f"cd {card} && tar -cf - --exclude=./.git . ; s=$?; rm -f {pidfile}; exit $s",
+                encoding=None,
             )
+            if back.exit_status != 0:  # a partial archive would delete what it lacks here
+                raise Unreachable(
+                    f"copying the results back from {where(self.spec)} failed (the local "
+                    f"worktree was left as it was): "
+                    f"{bytes(back.stderr or b'').decode(errors='replace').strip()}"
+                )
             await asyncio.to_thread(unpack, back.stdout, workspace)
             return code
         finally:
