@@ -154,7 +154,10 @@ def ssh_server(folder: Path) -> Iterator[SshServer]:
         from workers.backends.remote import close_all
 
         close_all()  # the clients this test's backends opened
-        asyncio.run_coroutine_threadsafe(side.stop(acceptor), loop).result(10)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(5)
-        loop.close()
+        try:
+            asyncio.run_coroutine_threadsafe(side.stop(acceptor), loop).result(20)
+        finally:
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join(5)
+            if not loop.is_running():
+                loop.close()
