@@ -32,14 +32,15 @@ from workers.agent.fake_openai import FakeOpenAI
 from workers.backends import BackendUnavailable, backend_for, board_tag, release
 
 docker = pytest.importorskip("docker")
-pytestmark = pytest.mark.xdist_group("docker")  # one private daemon for the whole module
 
 KEY = "sk-live-7f3a9c2e4b1d8f6a0c5e"
 
 
 @pytest.fixture(scope="session")
 def daemon() -> Iterator[tuple[str, str]]:
-    """(DOCKER_HOST, image) of a private daemon started once per test session."""
+    """(DOCKER_HOST, image) of a private daemon started once per test session: once per
+    xdist worker that runs these tests (a few seconds each; grouping them onto one worker
+    with `--dist loadgroup` does not take with pytest 9 and xdist 3.8)."""
     try:
         with private_daemon() as host:
             yield host, build_image(host)

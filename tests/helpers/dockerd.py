@@ -9,6 +9,7 @@ busybox and bash of this machine: nothing is pulled from a registry.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import shutil
 import signal
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 IMAGE = "hermes-test/tiny:1"
+PR_SET_PDEATHSIG = 1
 FLAGS = ("--bridge=none", "--iptables=false", "--ip6tables=false", "--ip-forward=false")
 STATIC = {"busybox": ("/bin/busybox", "/usr/bin/busybox"), "bash": ("/bin/bash-static",)}
 DOCKERFILE = """FROM scratch
@@ -50,7 +52,9 @@ def private_daemon() -> Iterator[str]:
         "--pidfile", str(folder / "docker.pid"), "-H", f"unix://{socket}",
     ]  # fmt: skip
     log = (folder / "dockerd.log").open("wb")
-    proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(
+        argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=_die_with_us
+    )
     try:
         host = f"unix://{socket}"
         _until_up(proc, host, folder / "dockerd.log")
@@ -59,6 +63,16 @@ def private_daemon() -> Iterator[str]:
         _stop(proc)
         log.close()
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _die_with_us() -> None:
+    """In the child, before exec: SIGTERM when the test process dies, so a killed test
+    run (a CI timeout, say) leaves no daemon behind (Linux only; elsewhere a no-op)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass
 
 
 def _until_up(proc: subprocess.Popen[bytes], host: str, log: Path) -> None:

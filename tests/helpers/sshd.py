@@ -8,6 +8,7 @@ reads or writes the user's ~/.ssh.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -85,16 +86,22 @@ class _Commands:
         acceptor.close()
         for proc in self.procs:
             if proc.returncode is None:
-                proc.kill()
+                with contextlib.suppress(ProcessLookupError):
+                    proc.kill()
             await proc.wait()
         for connection in self.connections:
             connection.close()
-            await connection.wait_closed()
+        await asyncio.wait(
+            [asyncio.ensure_future(c.wait_closed()) for c in self.connections]
+            or [asyncio.ensure_future(asyncio.sleep(0))],
+            timeout=5,
+        )
         await acceptor.wait_closed()
         others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
         for task in others:
             task.cancel()
-        await asyncio.gather(*others, return_exceptions=True)
+        if others:
+            await asyncio.wait(others, timeout=5)
 
 
 async def _feed(source: Any, target: asyncio.StreamWriter) -> None:
@@ -147,7 +154,10 @@ def ssh_server(folder: Path) -> Iterator[SshServer]:
         from workers.backends.remote import close_all
 
         close_all()  # the clients this test's backends opened
-        asyncio.run_coroutine_threadsafe(side.stop(acceptor), loop).result(10)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(5)
-        loop.close()
+        try:
+            asyncio.run_coroutine_threadsafe(side.stop(acceptor), loop).result(20)
+        finally:
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join(5)
+            if not loop.is_running():
+                loop.close()

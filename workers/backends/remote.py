@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import io
+import os
 import shlex
 import shutil
 import subprocess
@@ -249,21 +250,32 @@ def pack(workspace: Path) -> bytes:
     return buffer.getvalue()
 
 
-def unpack(data: bytes, workspace: Path) -> None:
+def unpack(data: bytes, workspace: Path) -> list[str]:
     """Make the workspace's files (not `.git`) what the archive holds: extracted with
     tarfile's `data` filter (no links or paths leading out, no devices, no owners),
-    anything it does not hold removed."""
+    anything it does not hold removed. Returns the entries the filter refused."""
+    refused = []
     with tarfile.open(fileobj=io.BytesIO(data), mode="r") as archive:
         members = [m for m in archive.getmembers() if not _under_git(m.name)]
-        names = {PurePosixPath(m.name).as_posix().removeprefix("./") for m in members}
+        names = {_plain(m.name) for m in members}
         _remove_missing(workspace, names)
         for member in members:
-            if member.name in (".", "./"):
+            if _plain(member.name) == "":
                 continue
-            target = workspace / member.name
+            target = workspace / _plain(member.name)
             if target.is_symlink() or (target.exists() and not target.is_dir()):
                 target.unlink()  # replaced, perhaps by another kind of entry
-            archive.extract(member, workspace, filter="data")
+            try:
+                archive.extract(member, workspace, filter="data")
+            except tarfile.FilterError:  # a link or path leading out of the workspace
+                refused.append(_plain(member.name))
+    return refused
+
+
+def _plain(name: str) -> str:
+    """An archive name as a path relative to the workspace (`./a/b` -> `a/b`)."""
+    text = PurePosixPath(name).as_posix()
+    return "" if text in (".", "./") else text.removeprefix("./")
 
 
 def _under_git(name: str) -> bool:
@@ -271,14 +283,28 @@ def _under_git(name: str) -> bool:
 
 
 def _remove_missing(workspace: Path, names: set[str]) -> None:
-    for path in sorted(workspace.rglob("*"), reverse=True):  # children before parents
-        relative = path.relative_to(workspace)
-        if _under_git(relative.as_posix()) or relative.as_posix() in names:
-            continue
-        if path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path, ignore_errors=True)
-        else:
-            path.unlink(missing_ok=True)
+    """Remove what the archive does not hold, never following a symlink out: a link is
+    removed itself, what it points at is left alone."""
+    for top, dirs, files in os.walk(workspace, topdown=True, followlinks=False):
+        here = Path(top)
+        # `.git` at any depth (the worktree's own, a submodule's) never crosses: keep it
+        dirs[:] = [d for d in dirs if d.lower() != GIT]
+        files = [f for f in files if f.lower() != GIT]
+        for name in list(dirs):
+            path = here / name
+            if path.relative_to(workspace).as_posix() in names and not path.is_symlink():
+                continue
+            dirs.remove(name)  # not walked into
+            if path.relative_to(workspace).as_posix() in names:
+                continue  # a link the archive holds too: replaced on extraction
+            if path.is_symlink():
+                path.unlink()
+            else:
+                shutil.rmtree(path, ignore_errors=True)
+        for name in files:
+            path = here / name
+            if path.relative_to(workspace).as_posix() not in names:
+                path.unlink(missing_ok=True)
 
 
 # -- the backend ------------------------------------------------------------------------
@@ -371,7 +397,13 @@ class SshBackend:
                     f"worktree was left as it was): "
                     f"{bytes(back.stderr or b'').decode(errors='replace').strip()}"
                 )
-            await asyncio.to_thread(unpack, back.stdout, workspace)
+            refused = await asyncio.to_thread(unpack, back.stdout, workspace)
+            if refused:
+                note = ", ".join(refused[:5]) + (" ..." if len(refused) > 5 else "")
+                run.output.write(
+                    f"\n[hermes] not copied back (links or paths leading "
+                    f"out of the workspace): {note}\n".encode()
+                )
             return code
         finally:
             run.output.close()
