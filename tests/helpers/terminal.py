@@ -70,14 +70,9 @@ class Terminal:
         return ANSI.sub("", raw.rsplit("\x1b[H", 1)[-1])
 
     def close(self) -> int:
-        """Ctrl-C, then what it printed on the way out; the pty is read all the while,
-        so a child blocked writing to a full one (a slow machine) can finish."""
         self.proc.send_signal(signal.SIGINT)
         try:
-            deadline = time.monotonic() + 10
-            while self.proc.poll() is None and time.monotonic() < deadline:
-                self.read(0.05)
-            code = self.proc.wait(timeout=1)
+            code = self.proc.wait(timeout=10)
             self.read(0.2)
         finally:
             os.close(self.master)
