@@ -71,6 +71,27 @@ def percentile(values: Sequence[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
+def latency_rows(
+    section: str,
+    measure: str,
+    seconds: Sequence[float],
+    reference: Sequence[float] | float,
+    reference_is: str,
+    goal: str = "",
+) -> list[Row]:
+    """The p50 and p99 rows of a latency (`seconds`), in milliseconds, each next to the
+    same percentile of `reference` samples (seconds) or a fixed reference in
+    milliseconds (a setting); `goal` is noted on the p99 row."""
+    rows = []
+    for p in (50, 99):
+        fixed = isinstance(reference, float | int)
+        against = reference if fixed else percentile(reference, p) * 1e3
+        value = percentile(seconds, p) * 1e3
+        note = goal if p == 99 else ""
+        rows.append(Row(section, f"{measure}, p{p}", value, "ms", against, reference_is, note))
+    return rows
+
+
 def median(values: Sequence[float]) -> float:
     return float(statistics.median(values))
 

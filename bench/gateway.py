@@ -21,7 +21,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import TypeVar
 
-from bench.common import Row, Size, percentile, pick
+from bench.common import Row, Size, latency_rows, pick
 from board import Store, open_store
 from board.clock import utcnow
 from gateway.chat.service import serve
@@ -46,32 +46,11 @@ def run(workdir: Path, size: Size) -> list[Row]:
         acks, dones = asyncio.run(measure(tg, db_url, samples))
     bare = "a bare HTTP round trip to the Telegram fake (getMe), same percentile"
     poll = "the board's change-detection poll (setting)"
-    rows = []
-    for p in (50, 99):
-        rows.append(
-            Row(
-                SECTION,
-                f"telegram: message -> card -> ack sent, p{p}",
-                percentile(acks, p) * 1e3,
-                "ms",
-                percentile(round_trips, p) * 1e3,
-                bare,
-                GOAL if p == 99 else "",
-            )
-        )
-    for p in (50, 99):
-        rows.append(
-            Row(
-                SECTION,
-                f"telegram: card done -> chat notified, p{p}",
-                percentile(dones, p) * 1e3,
-                "ms",
-                POLL_MS,
-                poll,
-                GOAL if p == 99 else "",
-            )
-        )
-    return rows
+    ack, done = "telegram: message -> card -> ack sent", "telegram: card done -> chat notified"
+    return [
+        *latency_rows(SECTION, ack, acks, round_trips, bare, GOAL),
+        *latency_rows(SECTION, done, dones, POLL_MS, poll, GOAL),
+    ]
 
 
 @contextmanager

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.common import ROOT, Row, Size, hermes_env, median, percentile, pick, wait_for
+from bench.common import ROOT, Row, Size, hermes_env, latency_rows, median, pick, wait_for
 from board import NewCard, Store, open_store
 from board.clock import utcnow
 
@@ -61,31 +61,12 @@ def run(workdir: Path, size: Size) -> list[Row]:
             rates["parallel"].append(posts_per_second(url, posts, writers=WRITERS))
     in_process, sequential, parallel = (median(rates[k]) for k in rates)
     poller = f"a client polling GET /api/cards every {POLL:g} s (the seed dashboard), same events"
-    rows = []
-    for p in (50, 99):
-        rows.append(
-            Row(
-                SECTION,
-                f"event commit -> SSE client, p{p}",
-                percentile(single, p) * 1e3,
-                "ms",
-                percentile(polled, p) * 1e3,
-                poller,
-                GOAL if p == 99 else "",
-            )
-        )
-    for p in (50, 99):
-        rows.append(
-            Row(
-                SECTION,
-                f"event commit -> last of {FANOUT} SSE clients, p{p}",
-                percentile(many, p) * 1e3,
-                "ms",
-                percentile(polled, p) * 1e3,
-                poller,
-                GOAL if p == 99 else "",
-            )
-        )
+    rows = [
+        *latency_rows(SECTION, "event commit -> SSE client", single, polled, poller, GOAL),
+        *latency_rows(
+            SECTION, f"event commit -> last of {FANOUT} SSE clients", many, polled, poller, GOAL
+        ),
+    ]
     reference = "hermes.intake.add_card on a store, in process"
     rows.append(
         Row(SECTION, "POST /api/cards, 1 client", sequential, "cards/s", in_process, reference)
