@@ -1,5 +1,6 @@
-"""The chaos suite at CI size: 150 cards, three dispatchers, under a minute of faults;
-and several hosts sharing one PostgreSQL board, whole hosts killed and frozen.
+"""The chaos runs (`pytest -m slow tests/chaos`): 150 cards, three dispatchers, a
+minute or two of faults; and several hosts sharing one PostgreSQL board, whole hosts
+killed and frozen.
 
 The standalone run (`python -m tests.chaos`, 1,000 cards by default) is the long one;
 see docs/reliability.md. CHAOS_SEED=<n> replays a seed.
@@ -21,8 +22,8 @@ SEED = int(os.environ.get("CHAOS_SEED", "20261121"))
 @pytest.mark.parametrize(
     "engine",
     [
-        "sqlite",
-        # the same faults on PostgreSQL: its CI run is the several-hosts test below
+        # long (one to two minutes on 2 cores, the end of the suite's run): `pytest -m slow`
+        pytest.param("sqlite", marks=pytest.mark.slow),
         pytest.param("postgres", marks=pytest.mark.slow),
     ],
     indirect=True,
