@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -19,7 +18,7 @@ from mcp.client.stdio import StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 
-from tests.helpers.processes import wait_until
+from tests.helpers.processes import stop, wait_until
 
 #: The contract's MCP tools, in its order.
 CONTRACT_TOOLS = [
@@ -101,14 +100,7 @@ def web_server(env: dict[str, str] | None = None) -> Iterator[str]:
         assert proc.poll() is None, proc.communicate()[0]
         yield f"http://127.0.0.1:{port}/mcp"
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        if proc.stdout is not None:
-            proc.stdout.close()
+        stop(proc)
 
 
 def _listening(port: int) -> bool:
