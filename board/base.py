@@ -13,9 +13,10 @@ import json
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Concatenate, ParamSpec, TypeVar
+
+from msgspec import Struct
 
 from board import queries as q
 from board.cards import Usage
@@ -32,8 +33,7 @@ T = TypeVar("T")
 S = TypeVar("S", bound="StoreBase")
 
 
-@dataclass(frozen=True, slots=True)
-class LiveRunState:
+class LiveRunState(Struct, frozen=True):
     """A live run as the fencing check sees it: its card, attempt and the card's status."""
 
     card_id: int

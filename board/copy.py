@@ -13,8 +13,9 @@ anything is refused, naming what it holds, so a copy never merges two boards.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
+
+from msgspec import Struct
 
 from board.db import redact
 from board.store import Store, open_store
@@ -40,8 +41,7 @@ BOOLEANS = {("cron_jobs", "paused"), ("gateway_state", "connected")}
 BATCH = 1000
 
 
-@dataclass(frozen=True, slots=True)
-class Copied:
+class Copied(Struct, frozen=True):
     """What a copy moved: rows per table, in copy order."""
 
     target: str

@@ -10,9 +10,10 @@ dispatcher (`dispatcher.schedule`); the store only records.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+
+from msgspec import Struct
 
 from board import queries as q
 from board.base import retried, to_json_text
@@ -24,8 +25,7 @@ from board.rows import one
 from hermes.errors import NotFound
 
 
-@dataclass(slots=True)
-class CronJob:
+class CronJob(Struct):
     """A schedule and the card it creates on every fire."""
 
     id: int
@@ -46,11 +46,10 @@ class CronJob:
 
     def to_json(self) -> dict[str, Any]:
         """Every field, for `cron list --json`."""
-        return {name: getattr(self, name) for name in self.__slots__}
+        return {name: getattr(self, name) for name in self.__struct_fields__}
 
 
-@dataclass(slots=True)
-class NewJob:
+class NewJob(Struct):
     """A job as `cron add` describes it (profile, repository and base already resolved)."""
 
     schedule: str

@@ -5,9 +5,10 @@ them through the board), and workspace bookkeeping."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+
+from msgspec import Struct
 
 from board import queries as q
 from board.base import StoreBase, retried
@@ -17,8 +18,7 @@ from board.rows import build, columns, one, rows_of
 from board.status import ACTION_OF_KIND
 
 
-@dataclass(frozen=True, slots=True)
-class Registered:
+class Registered(Struct, frozen=True):
     """A dispatcher in the registry, with what judging it needs: its lease (None when an
     older hermes registered it) and whether a stop was asked of it."""
 
@@ -27,8 +27,7 @@ class Registered:
     stop_requested_at: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class RunEnd:
+class RunEnd(Struct, frozen=True):
     """How a run ended, as the dispatcher reports it: the run, its card's status now, and
     for a planner turn the turn's `planned` data and the goal's unfinished cards."""
 
@@ -39,8 +38,7 @@ class RunEnd:
     unfinished_children: int
 
 
-@dataclass(frozen=True, slots=True)
-class Scheduled:
+class Scheduled(Struct, frozen=True):
     """The next card that can only start later (its `--at` time, or a retry's backoff)."""
 
     card_id: int

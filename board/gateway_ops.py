@@ -9,9 +9,10 @@ retried later (`delivery_failed` counts it and says when), never skipped.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+
+from msgspec import Struct
 
 from board import queries as q
 from board.base import StoreBase, retried
@@ -20,8 +21,7 @@ from board.clock import iso
 from board.rows import one
 
 
-@dataclass(frozen=True, slots=True)
-class Subscription:
+class Subscription(Struct, frozen=True):
     """A chat told about a card (and a goal's cards)."""
 
     id: int
@@ -37,8 +37,7 @@ class Subscription:
     closed_at: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class SentMessage:
+class SentMessage(Struct, frozen=True):
     """A message the bot sent about a card."""
 
     card_id: int

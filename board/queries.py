@@ -16,7 +16,8 @@ Statuses appear as literals where an index depends on it: SQLite uses the partia
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+
+from msgspec import Struct
 
 CARD_COLUMNS = (
     "id, title, body, status, profile, priority, labels, parent_id, source, key, "
@@ -551,8 +552,7 @@ SELECT id FROM cards WHERE id = (SELECT parent_id FROM cards WHERE id = :child) 
 """
 
 
-@dataclass(frozen=True, slots=True)
-class DialectSql:
+class DialectSql(Struct, frozen=True):
     """The statements each engine spells its own way. A lock that SQLite does not need
     (BEGIN IMMEDIATE already serializes writers) is None there."""
 

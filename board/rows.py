@@ -1,6 +1,6 @@
-"""Rows to the board's dataclasses, by column name.
+"""Rows to the board's records (msgspec structs), by column name.
 
-A statement's columns are matched to a dataclass's fields by name, once per column list
+A statement's columns are matched to a record's fields by name, once per column list
 (the plan is cached), so adding a column to a query or reordering one never shifts a
 value into the wrong field, and mapping costs nothing per row beyond building the object.
 Rows may be name-addressable (`sqlite3.Row`, `board.postgres.PgRow`: `one`) or plain
@@ -9,16 +9,16 @@ tuples read with the cursor's column names (`rows_of`, cheaper for bulk reads).
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
+
+from msgspec import Struct
 
 T = TypeVar("T")
 Convert = Callable[[list[Any]], None]
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class Plan:
+class Plan(Struct, frozen=True):
     """How to build a dataclass from rows with given columns: the position of each
     field's column, in field order (fields with defaults may be left out at the end),
     and whether those are simply the first columns in order."""
@@ -42,16 +42,14 @@ def plan(cls: type[Any], names: tuple[str, ...]) -> Plan:
 def _make_plan(cls: type[Any], names: tuple[str, ...]) -> Plan:
     where = {name: i for i, name in reversed(list(enumerate(names)))}  # the first wins
     order: list[int] = []
-    for field in dataclasses.fields(cls):
-        if not field.init:
-            continue
-        if field.name not in where:
-            if field.default is dataclasses.MISSING and (
-                field.default_factory is dataclasses.MISSING
-            ):
-                raise KeyError(f"{cls.__name__}.{field.name} has no column among {names}")
+    fields: tuple[str, ...] = cls.__struct_fields__
+    required = len(fields) - len(cls.__struct_defaults__)  # defaults are at the end
+    for place, name in enumerate(fields):
+        if name not in where:
+            if place < required:
+                raise KeyError(f"{cls.__name__}.{name} has no column among {names}")
             break  # it and the fields after it take their defaults
-        order.append(where[field.name])
+        order.append(where[name])
     return Plan(tuple(order), order == list(range(len(order))))
 
 

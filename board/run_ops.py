@@ -7,9 +7,10 @@ change nothing and return False, and the worker stops.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+
+from msgspec import Struct
 
 from board import queries as q
 from board.base import LiveRunState, retried
@@ -22,8 +23,7 @@ from board.status import ANSWER_KINDS, Action, Status
 from hermes.errors import Fenced, IllegalTransition
 
 
-@dataclass(frozen=True, slots=True)
-class Backoff:
+class Backoff(Struct, frozen=True):
     """How long a failed attempt waits before the next: base x 2^(attempt-1), capped."""
 
     base: float = 10.0
@@ -32,6 +32,10 @@ class Backoff:
     def delay(self, attempt: int) -> float:
         """Seconds to wait after failed attempt number `attempt` (1-based)."""
         return float(min(self.cap, self.base * 2 ** max(0, attempt - 1)))
+
+
+#: The backoff of a failed attempt unless a caller says otherwise.
+DEFAULT_BACKOFF = Backoff()
 
 
 class RunCommands(GoalCommands):
@@ -150,7 +154,7 @@ class RunCommands(GoalCommands):
         exit_code: int | None = None,
         result: str | None = None,
         usage: Usage | None = None,
-        backoff: Backoff = Backoff(),
+        backoff: Backoff = DEFAULT_BACKOFF,
         retry: bool = True,
     ) -> bool:
         """End the attempt as failed (or `timeout`): the card is retried after a backoff

@@ -27,9 +27,10 @@ import ipaddress
 import json
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from msgspec import Struct
 
 from hermes import __version__
 from hermes.errors import InvalidInput
@@ -119,8 +120,7 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-@dataclass(frozen=True, slots=True)
-class Config:
+class Config(Struct, frozen=True):
     """Where the state is and what the settings file says, read once per process.
 
     `data` is the settings as validated (JSON-shaped; only the keys the file gives);

@@ -12,17 +12,17 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from msgspec import Struct
 
 from hermes import __version__
 from hermes.errors import HermesError
 from profiles.files import profile_file
 
 
-@dataclass(frozen=True, slots=True)
-class CardDefaults:
+class CardDefaults(Struct, frozen=True):
     """What a card takes from its profile when it is created."""
 
     name: str

@@ -9,6 +9,7 @@ with `HERMES_DEBUG=1`.
 from __future__ import annotations
 
 import copy
+import gc
 import os
 import re
 import sys
@@ -28,16 +29,22 @@ HELP_OPTIONS = ["-h", "--help"]
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI with `argv` (default: the process arguments); returns the exit code."""
-    from typer import Abort, Exit, TyperException
-    from typer.main import get_command
-
+    # Importing typer, click and the board creates many objects and no garbage; the
+    # collections that allocation would trigger cost about a sixth of a short command.
     from hermes.packages import check_packages
 
     try:
         check_packages()
     except HermesError as exc:
         return _fail(str(exc), exc.exit_code, exc)
-    from hermes.cli.app import app
+    gc.disable()
+    try:
+        from typer import Abort, Exit, TyperException
+        from typer.main import get_command
+
+        from hermes.cli.app import app
+    finally:
+        gc.enable()
 
     args = list(sys.argv[1:] if argv is None else argv)
     # Building click's command for every hermes command costs more than most commands

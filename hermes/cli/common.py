@@ -61,13 +61,18 @@ def print_json(value: Any) -> None:
 def print_json_lines(items: list[dict[str, Any]]) -> None:
     """A JSON array with one compact object per line.
 
-    Still one document for `jq`, but written with the C encoder (indenting switches
-    json to pure Python, five times slower on a board of 100,000 cards) and easy to grep.
+    Still one document for `jq`, but written by msgspec's encoder (indenting switches
+    json to pure Python, five times slower on a board of 100,000 cards; msgspec writes
+    UTF-8 a few times faster than json's C encoder) and easy to grep.
     """
-    encode = json.JSONEncoder(ensure_ascii=False).encode
-    write = sys.stdout.write
-    write("[")
-    for index, item in enumerate(items):
-        write(",\n" if index else "\n")
-        write(encode(item))
-    write("\n]\n" if items else "]\n")
+    from msgspec.json import Encoder
+
+    encode = Encoder().encode
+    sys.stdout.flush()
+    out = sys.stdout.buffer
+    if not items:
+        out.write(b"[]\n")
+        return
+    out.write(b"[\n")
+    out.write(b",\n".join(encode(item) for item in items))
+    out.write(b"\n]\n")
