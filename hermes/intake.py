@@ -10,10 +10,11 @@ forever.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+from msgspec import Struct, field
 
 from board import NewCard, Store
 from board.card_ops import check_new_card, check_priority
@@ -25,8 +26,7 @@ from profiles import card_defaults
 from worktrees import resolve_repo
 
 
-@dataclass(slots=True)
-class CardRequest:
+class CardRequest(Struct):
     """A card as a person or an intake asks for it; None means "use the default"."""
 
     title: str
@@ -193,8 +193,7 @@ def goal_request(
     )
 
 
-@dataclass(slots=True)
-class JobRequest:
+class JobRequest(Struct):
     """A cron job as a person asks for it: when, and the card each fire makes."""
 
     schedule: str

@@ -7,14 +7,14 @@ card and must stay fast, and two `rev-parse` calls are all it needs.
 from __future__ import annotations
 
 import subprocess
-from dataclasses import dataclass
 from pathlib import Path
+
+from msgspec import Struct
 
 from hermes.errors import InvalidInput
 
 
-@dataclass(frozen=True, slots=True)
-class RepoRef:
+class RepoRef(Struct, frozen=True):
     """A repository's top level and the ref new work starts from."""
 
     root: Path

@@ -225,7 +225,7 @@ def status(as_json: JsonFlag = False) -> None:
         registry = store.registry(now)
         live = store.live_runs()
     states = [judge(entry, now) for entry in registry]
-    from hermes.cli.console import console
-    from hermes.cli.render import status_view
+    from hermes.cli.text import show
+    from hermes.cli.views import status_view
 
-    console().print(status_view([e.info for e in registry], live, now, states))
+    show(status_view([e.info for e in registry], states, live, now))

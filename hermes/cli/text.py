@@ -19,9 +19,10 @@ import os
 import sys
 import unicodedata
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Protocol, TextIO
+
+from msgspec import Struct, field
 
 ELLIPSIS = "…"
 #: Style words and their SGR codes; a style is a space-separated list of words.
@@ -183,8 +184,7 @@ def pad(line: Line, cells: int, justify: str = "left") -> Line:
     return Line().extend(line).append(" " * gap)
 
 
-@dataclass
-class Block:
+class Block(Struct):
     """Lines indented by `indent` spaces, each wrapped to the width left."""
 
     lines: list[Line]
@@ -200,8 +200,7 @@ class Block:
         return out
 
 
-@dataclass
-class Group:
+class Group(Struct):
     """Views one after another."""
 
     views: list[View]
@@ -213,8 +212,7 @@ class Group:
 Cell = str | Line | list[Line]
 
 
-@dataclass
-class Column:
+class Column(Struct):
     """A table column. `shrink_to`: the narrowest it may get (None: never narrower than
     its widest cell); `drop`: dropped, lowest first, when even the narrowest layout is too
     wide (0: never); `wrap`: cells fold onto more lines instead of ending in `…`;
@@ -229,8 +227,7 @@ class Column:
     optional: bool = False
 
 
-@dataclass
-class Table:
+class Table(Struct):
     """Rows of cells under optional headers; `add_line` adds a line across the table
     that starts at column `at` (a section heading, a note) and is never cut."""
 

@@ -1,6 +1,7 @@
 """How the board looks to a person: `board list`, `show`, `stats`, `cron list`,
-`goal status` and the profiles, drawn with `hermes.cli.text` (no rich: these commands
-must answer in a fraction of a second on a board of thousands of cards).
+`goal status`, `dispatcher status` and the profiles, drawn with `hermes.cli.text` (no
+rich: these commands must answer in a fraction of a second on a board of thousands of
+cards).
 
 Only human output lives here; `--json` output is the records' `to_json()`. Every piece
 of user or agent text goes through `one_line` (titles, cells) or `printable` (bodies),
@@ -15,10 +16,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from board import Card, CardDetail, Status
+from board import Card, CardDetail, DispatcherInfo, LiveRun, Status
 from board.clock import age, compact_seconds, parse_iso, until
 from hermes.cli.printable import one_line, printable
 from hermes.cli.text import Block, Column, Group, Line, Table, View
+from hermes.paths import this_host
 
 if TYPE_CHECKING:
     from board.cron_ops import CronJob
@@ -394,6 +396,83 @@ def jobs_table(jobs: list[CronJob], last: dict[int, Card], now: datetime) -> Vie
             last_card,
         )
     return table
+
+
+# -- dispatcher status ----------------------------------------------------------------
+
+DISPATCHER_STYLE = {
+    "running": "green",
+    "stopping": "yellow",
+    "unresponsive": "bold yellow",
+    "gone": "bold red",
+    "stopped": "grey",
+}
+
+
+def dispatchers_table(dispatchers: list[DispatcherInfo], states: list[str], now: datetime) -> View:
+    """Who runs the board: each dispatcher with its state (`states`, in the same order)
+    and when it last ticked. A `gone` one died without saying so (kill -9, its host lost)."""
+    if not dispatchers:
+        return Line(("No dispatcher has run in the last hour: hermes dispatcher start", "dim"))
+    table = Table(
+        [
+            Column("id"),  # never shrinks: `dispatcher stop` and the logs name it
+            Column("state"),
+            Column("concurrency", justify="right", drop=1),
+            Column("started", drop=2),
+            Column("last tick"),
+        ]
+    )
+    for info, state in zip(dispatchers, states, strict=True):
+        table.add_row(
+            one_line(info.id),
+            Line((state, DISPATCHER_STYLE.get(state, ""))),
+            str(info.concurrency),
+            f"{age(info.started_at, now)} ago",
+            f"{age(info.heartbeat_at, now)} ago",
+        )
+    parts: list[View] = [Line(("dispatchers", "bold")), table]
+    if "gone" in states:
+        parts.append(
+            Line(("gone: stopped without saying so (killed, or its host was lost)", "dim"))
+        )
+    return Group(parts)
+
+
+def status_view(
+    dispatchers: list[DispatcherInfo], states: list[str], live: list[LiveRun], now: datetime
+) -> View:
+    """`dispatcher status`: who runs the board, and every live run with its lease."""
+    head = dispatchers_table(dispatchers, states, now)
+    if not live:
+        return Group([head, Line(), Line(("No live runs.", "dim"))])
+    runs = Table(
+        [
+            Column("run", justify="right"),
+            Column("card", shrink_to=12),
+            Column("profile", shrink_to=7, drop=1),
+            Column("status"),
+            Column("pid", drop=2),
+            Column("beat", drop=3),
+            Column("lease"),
+        ]
+    )
+    host = this_host()
+    for entry in live:
+        run = entry.run
+        expires = parse_iso(run.lease_expires_at)
+        lease = until(run.lease_expires_at, now) if expires > now else "expired"
+        where = "" if run.host in (None, host) else f"@{run.host}"
+        runs.add_row(
+            str(run.id),
+            one_line(f"{run.card_id} {entry.title}"),
+            one_line(entry.profile),
+            Line(status_text(entry.status)),
+            one_line(f"{run.pid}{where}") if run.pid else "starting",
+            f"{age(run.heartbeat_at, now)} ago",
+            Line((lease, "red" if expires <= now else "")),
+        )
+    return Group([head, Line(), Line((f"live runs  {len(live)}", "bold")), runs])
 
 
 # -- goal status ----------------------------------------------------------------------

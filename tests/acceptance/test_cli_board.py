@@ -328,6 +328,46 @@ def test_board_add_does_not_import_heavy_modules(hermes_home: Path) -> None:
     assert [run.stderr.strip() for run in runs] == [first, "0 []"]
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["board", "list"],
+        ["board", "list", "--json"],
+        ["board", "show", "1"],
+        ["board", "stats"],
+        ["cron", "list"],
+        ["dispatcher", "status"],
+        ["board", "add", "y", "--no-repo"],
+    ],
+    ids=" ".join,
+)
+def test_short_commands_import_nothing_heavy_and_define_no_dataclass(
+    hermes_home: Path, args: list[str]
+) -> None:
+    """What every short command pays before it starts: no rich, pydantic or YAML (once the
+    board exists and its profiles are cached), and no dataclass (defining one generates
+    and compiles its methods: the board's twenty once took a third of `board add`)."""
+    script = (
+        "import dataclasses, sys\n"
+        "made = []\n"
+        "define = dataclasses._process_class\n"
+        "def counted(cls, *a, **k):\n"
+        "    made.append(cls.__qualname__)\n"
+        "    return define(cls, *a, **k)\n"
+        "dataclasses._process_class = counted\n"
+        "from hermes.cli import main\n"
+        f"code = main({args!r})\n"
+        "heavy = ('litellm', 'rich', 'pydantic', 'yaml', 'sqlalchemy', 'git')\n"
+        "print(code, sorted(m for m in heavy if m in sys.modules), made, file=sys.stderr)\n"
+    )
+    first = subprocess.run(
+        [sys.executable, "-m", "hermes", "board", "add", "x", "--no-repo"], capture_output=True
+    )
+    assert first.returncode == 0, first.stderr
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert run.stderr.strip().splitlines()[-1] == "0 [] []"
+
+
 def test_user_text_is_never_read_as_markup(cli: Cli, db_url: str) -> None:
     """Titles like `[/]` once crashed rich; every view must print them literally."""
     title = "Fix [/] and [bold]weird[/bold] markup"
