@@ -68,6 +68,12 @@ def copy_board(
             )
         rows: dict[str, int] = {}
         with source.db.read() as read, target.db.write() as write:
+            if target.db.dialect == "postgresql":
+                # A copy is one long transaction that waits on the source between
+                # batches; a loaded machine once stalled it past the idle limit that
+                # protects the board from frozen dispatchers. Its target is empty and
+                # unused, so nothing waits on its locks.
+                write.execute("SET LOCAL idle_in_transaction_session_timeout = 0")
             for table, key, sequence in TABLES:
                 rows[table] = _copy_table(read, write, table, key, target.db.dialect)
                 if progress is not None:
