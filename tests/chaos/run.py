@@ -32,7 +32,7 @@ LEASE = 2.0
 #: Fast dispatcher settings (as in the acceptance tests), so a reclaim takes seconds.
 SETTINGS = ["--tick", "1", "--heartbeat", "0.3", "--lease", f"{LEASE:g}", "--backoff", "0.1"]
 SETTINGS += ["--backoff-max", "0.5", "--grace", "2"]
-#: Every fault costs the card it hits an attempt; a card may be hit many times.
+#: Every fault costs the card it hits an attempt; the monkey spares a card after ten.
 MAX_ATTEMPTS = 50
 GIT = {
     "GIT_AUTHOR_NAME": "Chaos",
