@@ -3,7 +3,10 @@ wrote, and a dispatcher killed with kill -9 (or whose host died) never writes `s
 
 - recorded as stopped: `stopped`;
 - on this host: `gone` once its pid is dead, or taken by a process that started after the
-  dispatcher registered (a reused pid); otherwise `running` (`stopping` once a stop was
+  dispatcher registered (a reused pid: the process's start, on this host's clock, is
+  compared with the registration, on the board's clock, through the difference between
+  the two clocks, so a PostgreSQL server whose clock is off does not make a live
+  dispatcher look gone); otherwise `running` (`stopping` once a stop was
   asked), or `unresponsive` while alive but not heartbeating for longer than its lease
   (paused, say);
 - on another host: `gone` once its registry heartbeat is older than its lease, which is
@@ -12,6 +15,7 @@ wrote, and a dispatcher killed with kill -9 (or whose host died) never writes `s
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 
 from board.clock import parse_iso
@@ -28,7 +32,8 @@ STATES = ("running", "stopping", "unresponsive", "gone", "stopped")
 
 
 def judge(entry: Registered, now: datetime, host: str = HOST) -> str:
-    """The state of a registered dispatcher (one of `STATES`)."""
+    """The state of a registered dispatcher (one of `STATES`); `now` is the board's
+    clock, read just before (`store.now()`)."""
     info = entry.info
     if info.stopped_at is not None:
         return "stopped"
@@ -37,15 +42,21 @@ def judge(entry: Registered, now: datetime, host: str = HOST) -> str:
     if info.host != host:
         if silent > lease:
             return "gone"
-    elif not _ours(info.pid, parse_iso(info.started_at).timestamp()):
+    elif not _ours(info.pid, parse_iso(info.started_at).timestamp() - _ahead(now)):
         return "gone"
     elif silent > lease:
         return "unresponsive"
     return "stopping" if entry.stop_requested_at else "running"
 
 
+def _ahead(board_now: datetime) -> float:
+    """How far the board's clock is ahead of this host's, in seconds (negative: behind)."""
+    return board_now.timestamp() - time.time()
+
+
 def _ours(pid: int, registered: float) -> bool:
-    """Whether `pid` is still the process that registered at `registered`."""
+    """Whether `pid` is still the process that registered at `registered` (this host's
+    clock)."""
     if not alive(pid):
         return False
     began = started_at(pid)

@@ -254,3 +254,21 @@ def test_a_dispatcher_on_another_host_is_judged_by_its_heartbeat(db_url: str) ->
     assert judge(entries["far:1:aa"], now + timedelta(seconds=31)) == "gone"
     # this process started after that registration: the pid was reused, not the dispatcher
     assert judge(entries["here:1:bb"], now, host="here") == "gone"
+
+
+def test_a_board_clock_behind_this_hosts_does_not_make_a_live_dispatcher_gone(
+    db_url: str,
+) -> None:
+    """On PostgreSQL the registration is stamped with the server's clock and the
+    process's start read off this host's: an hour between the two clocks must not make
+    this (live) process look like a reused pid."""
+    from datetime import timedelta
+
+    from dispatcher.registry import judge
+
+    board_now = utcnow() - timedelta(hours=1)  # the board's clock runs an hour behind
+    with open_store(db_url) as store:
+        store.register_dispatcher("here:1:cc", board_now, host="here", pid=os.getpid(),
+                                  concurrency=1, lease=30)  # fmt: skip
+        entry = next(e for e in store.registry(board_now) if e.info.id == "here:1:cc")
+    assert judge(entry, board_now, host="here") == "running"
