@@ -28,7 +28,10 @@ class Dispatcher:
     log: IO[bytes] | None = None
     frozen_until: float | None = None  # monotonic time to send SIGCONT
     restart_at: float | None = None  # monotonic time to start it again
-    frozen_workers: list[int] = field(default_factory=list)  # its host's, frozen with it
+    #: the process groups of its host's workers, frozen with it: thawed by group, since a
+    #: worker may be killed while frozen, and a child it was forking (not yet a program of
+    #: its own, holding the worker's files and locks) must not stay stopped for ever
+    frozen_groups: list[int] = field(default_factory=list)
 
     @property
     def host(self) -> str:
@@ -84,7 +87,7 @@ class Fleet:
             start_new_session=True,  # its group: the dispatcher and its worker template
         )
         slot.frozen_until = slot.restart_at = None
-        slot.frozen_workers = []
+        slot.frozen_groups = []
 
     def healthy(self) -> list[Dispatcher]:
         """The slots running unfrozen now."""
@@ -128,8 +131,7 @@ class Fleet:
     def kill_everything(self) -> None:
         """Last resort on the way out of a failed run: no process outlives the test."""
         for slot in self.slots:
-            for pid in slot.frozen_workers:
-                _signal_process_group(pid, signal.SIGCONT)
+            _continue(slot.frozen_groups)
             if slot.proc is not None and slot.proc.poll() is None:
                 signal_group(slot, signal.SIGCONT)
                 signal_group(slot, signal.SIGKILL)
@@ -141,23 +143,34 @@ class Fleet:
 def thaw(slot: Dispatcher) -> None:
     """SIGCONT a frozen dispatcher and the workers of its host frozen with it."""
     signal_group(slot, signal.SIGCONT)
-    for pid in slot.frozen_workers:
-        _signal_process_group(pid, signal.SIGCONT)
-    slot.frozen_until, slot.frozen_workers = None, []
+    _continue(slot.frozen_groups)
+    slot.frozen_until, slot.frozen_groups = None, []
 
 
-def _signal_process_group(pid: int, sig: signal.Signals) -> None:
-    """Signal a worker (or card command) and its process group, if it is ours."""
+def _continue(groups: list[int]) -> None:
+    """SIGCONT process groups frozen earlier, whether or not their leaders still live."""
+    for group in groups:
+        try:
+            os.killpg(group, signal.SIGCONT)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+def _signal_process_group(pid: int, sig: signal.Signals) -> int | None:
+    """Signal a worker (or card command) and its process group, if it is ours; returns
+    the group signalled (None: only the process, or nothing)."""
     if not ours(pid):
-        return
+        return None
     try:
         group = os.getpgid(pid)
         if group == os.getpgrp():  # never our own group
             _signal(pid, sig)
-        else:
-            os.killpg(group, sig)
+            return None
+        os.killpg(group, sig)
+        return group
     except (ProcessLookupError, PermissionError):
         _signal(pid, sig)
+        return None
 
 
 def signal_group(slot: Dispatcher, sig: signal.Signals) -> None:
@@ -232,12 +245,14 @@ class Monkey:
             if self.fleet.hosts:  # the whole host: its dispatcher and all its workers
                 choice = choice.replace("dispatcher", "host")
                 workers = self._live_workers(f"host = '{slot.host}'")
+                groups = []
                 for pid, card in workers:
-                    _signal_process_group(pid, sig)
+                    group = _signal_process_group(pid, sig)
+                    groups += [group] if group is not None else []
                     self.hit.add(pid)
                     self.faults[card] += 1
                 if sig == signal.SIGSTOP:
-                    slot.frozen_workers = [pid for pid, _ in workers]
+                    slot.frozen_groups = groups
             if sig == signal.SIGKILL:
                 assert slot.proc is not None
                 slot.proc.wait(timeout=30)  # reap it
