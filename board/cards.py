@@ -3,7 +3,8 @@
 msgspec structs rather than ORM objects or dataclasses: `board list` turns every row of a
 large board into one of these, so construction must cost microseconds, and every short
 command defines them all (a dataclass costs about a millisecond to define: generating and
-compiling its methods; the board's twenty took a third of `hermes board add`).
+compiling its methods; the board's twenty took a third of the imports of `hermes board
+add`).
 """
 
 from __future__ import annotations

@@ -68,12 +68,14 @@ def copy_board(
             )
         rows: dict[str, int] = {}
         with source.db.read() as read, target.db.write() as write:
-            if target.db.dialect == "postgresql":
-                # A copy is one long transaction that waits on the source between
-                # batches; a loaded machine once stalled it past the idle limit that
-                # protects the board from frozen dispatchers. Its target is empty and
-                # unused, so nothing waits on its locks.
-                write.execute("SET LOCAL idle_in_transaction_session_timeout = 0")
+            # A copy is two long transactions, each idle while the other works (the
+            # target between the source's reads, the source while a table is written);
+            # a loaded machine once stalled one past the idle limit that protects the
+            # board from frozen dispatchers. The target is empty and unused, and the
+            # source's snapshot takes no row locks, so nothing waits on either.
+            for side, db in ((write, target.db), (read, source.db)):
+                if db.dialect == "postgresql":
+                    side.execute("SET LOCAL idle_in_transaction_session_timeout = 0")
             for table, key, sequence in TABLES:
                 rows[table] = _copy_table(read, write, table, key, target.db.dialect)
                 if progress is not None:

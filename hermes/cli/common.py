@@ -15,6 +15,9 @@ from board.db import LARGEST
 from hermes.errors import InvalidInput, NotFound
 from hermes.paths import board_url
 
+#: Objects per write of `print_json_lines`.
+CHUNK = 1000
+
 _CARD_ID = re.compile(r"(?:#|card-)?(\d+)", re.IGNORECASE)
 
 
@@ -68,11 +71,13 @@ def print_json_lines(items: list[dict[str, Any]]) -> None:
     from msgspec.json import Encoder
 
     encode = Encoder().encode
+    out = getattr(sys.stdout, "buffer", None)
+    write = out.write if out is not None else lambda data: sys.stdout.write(data.decode())
     sys.stdout.flush()
-    out = sys.stdout.buffer
     if not items:
-        out.write(b"[]\n")
+        write(b"[]\n")
         return
-    out.write(b"[\n")
-    out.write(b",\n".join(encode(item) for item in items))
-    out.write(b"\n]\n")
+    write(b"[\n")
+    for start in range(0, len(items), CHUNK):  # streamed: a huge board is never one string
+        chunk = b",\n".join(encode(item) for item in items[start : start + CHUNK])
+        write(chunk + (b",\n" if start + CHUNK < len(items) else b"\n]\n"))

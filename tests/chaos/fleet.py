@@ -31,7 +31,7 @@ class Dispatcher:
     #: the process groups of its host's workers, frozen with it: thawed by group, since a
     #: worker may be killed while frozen, and a child it was forking (not yet a program of
     #: its own, holding the worker's files and locks) must not stay stopped for ever
-    frozen_groups: list[int] = field(default_factory=list)
+    frozen_groups: list[tuple[int, int]] = field(default_factory=list)  # (group, session)
 
     @property
     def host(self) -> str:
@@ -147,13 +147,41 @@ def thaw(slot: Dispatcher) -> None:
     slot.frozen_until, slot.frozen_groups = None, []
 
 
-def _continue(groups: list[int]) -> None:
-    """SIGCONT process groups frozen earlier, whether or not their leaders still live."""
-    for group in groups:
+def _continue(groups: list[tuple[int, int]]) -> None:
+    """SIGCONT process groups (group, session) frozen earlier, whether or not their
+    leaders still live, but only while the group is still in the session it was frozen
+    in (a group id can be reused, never by a process of that session: ours)."""
+    for group, session in groups:
+        if session not in _sessions_of(group):
+            continue
         try:
             os.killpg(group, signal.SIGCONT)
         except (ProcessLookupError, PermissionError):
             pass
+
+
+def _sessions_of(group: int) -> set[int]:
+    """The sessions of the processes now in process group `group`."""
+    found = set()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as handle:
+                fields = handle.read().rsplit(b")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == group:
+            found.add(int(fields[3]))
+    return found
+
+
+def _session(pid: int) -> int | None:
+    """The session of `pid` (None: it is gone)."""
+    try:
+        return os.getsid(pid)
+    except ProcessLookupError:
+        return None
 
 
 def _signal_process_group(pid: int, sig: signal.Signals) -> int | None:
@@ -248,7 +276,8 @@ class Monkey:
                 groups = []
                 for pid, card in workers:
                     group = _signal_process_group(pid, sig)
-                    groups += [group] if group is not None else []
+                    if group is not None:
+                        groups += [(group, session)] if (session := _session(pid)) else []
                     self.hit.add(pid)
                     self.faults[card] += 1
                 if sig == signal.SIGSTOP:

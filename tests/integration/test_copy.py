@@ -90,20 +90,25 @@ def test_a_target_that_holds_anything_is_refused(
 
 
 def test_a_copy_slower_than_the_idle_limit_still_lands(
-    store: Store, request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """PostgreSQL ends sessions idle in a transaction (a frozen dispatcher must not hold
-    the board); a copy waits on its source between batches inside one transaction, and
-    a loaded machine once stalled it past that limit."""
+    the board); a copy keeps a reading and a writing transaction open, each idle while
+    the other works, and a loaded machine once stalled one past that limit. Both ends
+    here are PostgreSQL sessions opened under a 1 s limit, stalled for 1.5 s."""
     import time
 
     import board.postgres
 
     monkeypatch.setattr(board.postgres, "IDLE_IN_TRANSACTION", 1)
-    _fill(store)
-    url = _target("postgres", request, tmp_path)
-    stall = {"cards": 1.5}  # seconds idle in the target's transaction after the cards
-    copied = copy_board(store, url, progress=lambda table, rows: time.sleep(stall.get(table, 0)))
-    assert copied.rows["cards"] == 2
-    with open_store(url, now=T0, clock="caller") as target:
-        assert _rows(target, "cards", "id") == _rows(store, "cards", "id")
+    with open_store(_target("postgres", request, tmp_path, "source")) as source:
+        _fill(source)
+        url = _target("postgres", request, tmp_path)
+        stall = {"cards": 1.5}  # seconds both sides idle after the cards
+        copied = copy_board(
+            source, url, progress=lambda table, rows: time.sleep(stall.get(table, 0))
+        )
+        assert copied.rows["cards"] == 2
+        with open_store(url) as target:
+            for table, key, _ in TABLES:
+                assert _rows(target, table, key) == _rows(source, table, key), table
