@@ -186,11 +186,14 @@ def prepare_worktree(
             repo.git.worktree("unlock", str(path), with_exceptions=False)
             repo.git.worktree("prune")
             if branch in [head.name for head in repo.heads]:
-                holder = _checked_out_at(repo_root, branch)
-                if holder is not None and holder != path and not _lock_held(holder):
-                    # an earlier attempt's worktree elsewhere (another host's, its run
-                    # taken back) still has the branch, and no live run holds it: take
-                    # the branch over; that host tidies its copy when it starts again
+                holders = [where for where in _checked_out_at(repo_root, branch) if where != path]
+                if holders and not any(_lock_held(where) for where in holders):
+                    # earlier attempts' worktrees elsewhere (other hosts', their runs
+                    # taken back) still have the branch, and no worker holds any of
+                    # them: take the branch over; those hosts tidy their copies when
+                    # they start again. While one is held (a frozen worker may wake
+                    # in the middle of a git command there and move the branch),
+                    # git refuses and the attempt fails, to be retried.
                     repo.git.worktree("add", "--force", str(path), branch)
                 else:
                     repo.git.worktree("add", str(path), branch)
@@ -210,16 +213,17 @@ def prepare_worktree(
             ) from exc
 
 
-def _checked_out_at(repo_root: Path, branch: str) -> Path | None:
-    """The worktree that has `branch` checked out, if any."""
+def _checked_out_at(repo_root: Path, branch: str) -> list[Path]:
+    """Every worktree that has `branch` checked out (more than one after a takeover)."""
     listed = _open(repo_root).git.worktree("list", "--porcelain")
     where: Path | None = None
+    found: list[Path] = []
     for line in listed.splitlines():
         if line.startswith("worktree "):
             where = Path(line.removeprefix("worktree "))
-        elif line == f"branch refs/heads/{branch}":
-            return where
-    return None
+        elif line == f"branch refs/heads/{branch}" and where is not None:
+            found.append(where)
+    return found
 
 
 def _lock_held(worktree: Path) -> bool:

@@ -250,3 +250,37 @@ def test_a_worktree_whose_git_add_was_killed_is_made_anew(
     prepare_worktree(repo, git(repo, "branch", "--show-current"), 1, path, [])
     assert (path / "README.md").read_text() == "# project\n"
     assert git(path, "branch", "--show-current") == "hermes/card-1"
+
+
+def _hold(worktree: Path) -> int:
+    """Hold a worktree's lock (`card-N.lock` beside it) as a live worker does."""
+    import fcntl
+
+    fd = os.open(worktree.with_name(f"{worktree.name}.lock"), os.O_RDWR | os.O_CREAT)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    return fd
+
+
+def test_another_host_takes_a_branch_over_only_when_no_worker_holds_it(
+    repo: Path, tmp_path: Path
+) -> None:
+    """Hosts share the repository, each with worktrees of its own. A card retried on
+    another host takes its branch over from worktrees no worker holds; while any worker
+    holds one (a frozen host's: it may wake in the middle of a git command there and
+    move the branch back under the new attempt's commit), the attempt fails instead."""
+    from worktrees.git_ops import WorkspaceError
+
+    base = git(repo, "branch", "--show-current")
+    first, second, third = (tmp_path / host / "card-1" for host in ("a", "b", "c"))
+    prepare_worktree(repo, base, 1, first, [])  # host a; its worker died
+    prepare_worktree(repo, base, 1, second, [])  # host b took the branch over
+    assert git(second, "branch", "--show-current") == "hermes/card-1"
+    held = _hold(second)  # host b's worker is frozen, not dead
+    try:
+        with pytest.raises(WorkspaceError, match="already checked out"):
+            prepare_worktree(repo, base, 1, third, [])  # host c must not use it
+        assert not third.exists()
+    finally:
+        os.close(held)
+    prepare_worktree(repo, base, 1, third, [])  # the frozen worker is gone: take over
+    assert git(third, "branch", "--show-current") == "hermes/card-1"
