@@ -79,9 +79,10 @@ class Sampler(threading.Thread):
     db: Board
     lease: float
     every: float = 0.1
-    #: leases a dead worker's run may outlive (plus 1 s): one, unless the only ones who
+    #: leases a dead worker's run may outlive (plus `slack`): one, unless the only ones who
     #: can take it back judge by lease alone after a pause of their own (see run.py)
     leases: float = 1.0
+    slack: float = 1.0  # seconds, for the reclaiming dispatcher's own wake and the sampling
     violations: list[str] = field(default_factory=list)
     samples: int = 0
     stalled: float = 0.0  # seconds the board's write lock could not be had
@@ -141,7 +142,7 @@ class Sampler(threading.Thread):
         for card_id, status in busy.items():
             if card_id not in per_card:
                 self.violations.append(f"card {card_id} is {status} without a live run")
-        limit = self.leases * self.lease + 1.0
+        limit = self.leases * self.lease + self.slack
         for run_id, card_id, pid in live_runs:
             if pid is None or not gone(pid):
                 continue
