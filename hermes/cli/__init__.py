@@ -29,14 +29,14 @@ HELP_OPTIONS = ["-h", "--help"]
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI with `argv` (default: the process arguments); returns the exit code."""
-    # Importing typer, click and the board creates many objects and no garbage; the
-    # collections that allocation would trigger cost about a sixth of a short command.
     from hermes.packages import check_packages
 
     try:
         check_packages()
     except HermesError as exc:
         return _fail(str(exc), exc.exit_code, exc)
+    # Importing typer, click and the board makes many objects and no garbage: the
+    # collections their allocations would start cost about 3 % of a short command.
     gc.disable()
     try:
         from typer import Abort, Exit, TyperException
