@@ -15,10 +15,13 @@ Where the time went before (`-X importtime`, cProfile; `board list` of 1,000 car
 0.8 s): rich laying out the table (about 0.5 s: measuring and cropping every cell), rich
 itself (80 ms to import), the views module importing `profiles` and so pydantic (90 ms)
 for every view, and typer building click's command for all fifty commands on every run
-(40 ms of `inspect.signature` and `get_type_hints`). The fixed floor is the interpreter
-(20 ms), typer (45 ms) and the board package (30 ms). Now the views are drawn by
-`hermes.cli.text` (1,000 rows in about 20 ms), rich and pydantic load only for the views
-that need them, and only the command being run is built.
+(40 ms of `inspect.signature` and `get_type_hints`). Now the views are drawn by
+`hermes.cli.text` (1,000 rows in about 13 ms), rich and pydantic load only for the views
+that need them, and only the command being run is built. Later, defining the board's
+dataclasses (Python 3.11 compiles their methods as each class is defined) was found to
+take a third of the imports: the records are msgspec structs now. What is left is the
+interpreter, typer with the standard library it imports, and hermes's own modules
+(docs/performance.md, "Command line", has the instruction counts).
 """
 
 from __future__ import annotations
