@@ -15,7 +15,7 @@ from typing import Any
 
 from msgspec import Struct, field
 
-from board.rows import plan, rows_of
+from board.rows import one, rows_of
 
 
 @lru_cache(maxsize=1024)
@@ -75,10 +75,7 @@ class Card(Struct):
     @classmethod
     def from_row(cls, row: Any) -> Card:
         """Build from a name-addressable row of the cards table (columns by name)."""
-        found = plan(cls, tuple(row.keys()))
-        values = list(row[: len(found.order)]) if found.prefix else [row[i] for i in found.order]
-        _decode_card(values)
-        return cls(*values)
+        return one(cls, row, _decode_card)
 
     @classmethod
     def from_cursor(cls, cursor: Any) -> list[Card]:
@@ -208,10 +205,7 @@ class Event(Struct):
     def from_row(cls, row: Any) -> Event:
         """From a name-addressable row with `at, kind, actor, data, run_id` and maybe
         `id, card_id` (data is JSON)."""
-        found = plan(cls, tuple(row.keys()))
-        values = list(row[: len(found.order)]) if found.prefix else [row[i] for i in found.order]
-        _decode_event(values)
-        return cls(*values)
+        return one(cls, row, _decode_event)
 
     @classmethod
     def from_cursor(cls, cursor: Any) -> list[Event]:

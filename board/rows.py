@@ -66,9 +66,15 @@ def build(cls: type[T], names: tuple[str, ...], values: Sequence[Any]) -> T:
     return cls(*[values[i] for i in found.order])
 
 
-def one(cls: type[T], row: Any) -> T:
-    """One `cls` from a name-addressable row (it has `keys()`)."""
-    return build(cls, tuple(row.keys()), row)
+def one(cls: type[T], row: Any, convert: Convert | None = None) -> T:
+    """One `cls` from a name-addressable row (it has `keys()`); `convert` may change the
+    values (in field order) before the object is built."""
+    if convert is None:
+        return build(cls, tuple(row.keys()), row)
+    found = plan(cls, tuple(row.keys()))
+    values = list(row[: len(found.order)]) if found.prefix else [row[i] for i in found.order]
+    convert(values)
+    return cls(*values)
 
 
 def rows_of(cls: type[T], cursor: Any, convert: Convert | None = None) -> list[T]:

@@ -9,14 +9,13 @@ run again reuses (and resets) its own.
 
 from __future__ import annotations
 
-import fcntl
-import os
 import re
 import shutil
 from pathlib import Path
 
 from board import Store
 from worktrees import prune
+from worktrees.locks import held
 
 _CARD_DIR = re.compile(r"card-\d+")
 
@@ -32,7 +31,7 @@ def reconcile(store: Store, worktrees_dir: Path) -> list[Path]:
         repo = _repo_of(folder)
         if repo is not None:
             repos.add(repo)
-        if str(folder) in recorded or _in_use(folder.with_name(f"{folder.name}.lock")):
+        if str(folder) in recorded or held(folder):
             continue
         shutil.rmtree(folder, ignore_errors=True)
         removed.append(folder)
@@ -52,16 +51,3 @@ def _repo_of(worktree: Path) -> Path | None:
         return None
     gitdir = Path(text.removeprefix("gitdir:").strip())
     return gitdir.parent.parent.parent if gitdir.parent.name == "worktrees" else None
-
-
-def _in_use(lock: Path) -> bool:
-    if not lock.exists():
-        return False
-    fd = os.open(lock, os.O_RDWR)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)
-    return False

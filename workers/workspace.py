@@ -25,6 +25,7 @@ from worktrees import (
     prepare_worktree,
     worktree_path,
 )
+from worktrees.locks import lock_file
 
 LOCK_WAIT = 5.0
 
@@ -52,14 +53,14 @@ def prepare(card: Card, store: Store, *, keep: bool = False) -> Workspace:
     path, branch = location(card)
     if card.repo is None:
         path.mkdir(parents=True, exist_ok=True)
-        return Workspace(path, None, None, _lock(path.with_name(f"card-{card.id}.lock")))
+        return Workspace(path, None, None, _lock(lock_file(path)))
     repo = Path(card.repo)
     if not repo.is_dir():
         raise MissingRepository(
             f"the card's repository {repo} no longer exists; restore it, or cancel the card"
         )
     path.parent.mkdir(parents=True, exist_ok=True)
-    lock_fd = _lock(path.with_name(f"card-{card.id}.lock"))
+    lock_fd = _lock(lock_file(path))
     upstream = [store.card(dep) for dep in card.depends_on]
     branches = [dep.branch for dep in upstream if dep.branch and dep.repo == card.repo]
     try:

@@ -15,9 +15,7 @@ off. Nothing the work wrote becomes a command git runs on the host.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
-import os
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -26,6 +24,7 @@ from pathlib import Path
 from git import Git, GitCommandError, Repo
 
 from hermes.errors import HermesError
+from worktrees.locks import held
 
 FALLBACK_NAME = "hermes"
 FALLBACK_EMAIL = "hermes@localhost"
@@ -187,7 +186,7 @@ def prepare_worktree(
             repo.git.worktree("prune")
             if branch in [head.name for head in repo.heads]:
                 holders = [where for where in _checked_out_at(repo_root, branch) if where != path]
-                if holders and not any(_lock_held(where) for where in holders):
+                if holders and not any(held(where) for where in holders):
                     # earlier attempts' worktrees elsewhere (other hosts', their runs
                     # taken back) still have the branch, and no worker holds any of
                     # them: take the branch over; those hosts tidy their copies when
@@ -224,22 +223,6 @@ def _checked_out_at(repo_root: Path, branch: str) -> list[Path]:
         elif line == f"branch refs/heads/{branch}" and where is not None:
             found.append(where)
     return found
-
-
-def _lock_held(worktree: Path) -> bool:
-    """Whether a live run holds the worktree's lock (`card-N.lock` beside `card-N`)."""
-    lock = worktree.with_name(f"{worktree.name}.lock")
-    try:
-        fd = os.open(lock, os.O_RDWR)
-    except OSError:
-        return False  # no lock file: no run ever held it, or it was tidied away
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)
-    return False
 
 
 def _reuse(repo_root: Path, card_id: int, path: Path, keep: bool) -> Git | None:

@@ -20,6 +20,7 @@ from hermes.cli.printable import one_line
 from hermes.errors import IllegalTransition, InvalidInput
 from hermes.paths import logs_dir
 from workers.logs import card_logs
+from worktrees.locks import lock_file
 
 FOLLOW_POLL = 0.2
 STILL_GOING = (Status.WAITING, Status.READY, Status.RUNNING, Status.NEEDS_INPUT)
@@ -254,7 +255,7 @@ def _remove_workspace(store: Store, card: Card) -> str:
         remove_worktree(Path(card.repo), path)
     else:
         shutil.rmtree(path, ignore_errors=True)
-    path.with_name(f"{path.name}.lock").unlink(missing_ok=True)
+    lock_file(path).unlink(missing_ok=True)
     store.clear_worktree(card.id, utcnow())
     return str(path)
 
