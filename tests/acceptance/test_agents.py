@@ -10,7 +10,15 @@ import pytest
 
 from board import open_store
 from tests.conftest import Cli
-from tests.helpers.agents import KEY_ENV, add_card, agent_profile, call, serve, tool_results
+from tests.helpers.agents import (
+    KEY_ENV,
+    add_card,
+    agent_profile,
+    approvals_script,
+    call,
+    serve,
+    tool_results,
+)
 from tests.helpers.processes import (
     FAST,
     dispatcher,
@@ -78,26 +86,7 @@ def test_an_agent_card_is_worked_committed_and_accounted(
 def test_approve_reject_and_reply_from_the_command_line(
     cli: Cli, model: list[FakeOpenAI], hermes_home: Path, db_url: str
 ) -> None:
-    server = serve(
-        model,
-        [
-            {
-                "when": "Card 1:",
-                "tool_calls": [call("shell", command="git push --force origin main")],
-            },
-            {
-                "when": "Card 2:",
-                "tool_calls": [call("shell", command="kubectl apply -f prod.yaml")],
-            },
-            {
-                "when": "Card 3:",
-                "tool_calls": [call("ask_human", question="Which region, eu or us?")],
-            },
-            {"when": "exit code", "text": "Pushed (or tried to)."},
-            {"when": "rejected by a human", "text": "Left production alone."},
-            {"when": "eu-west", "text": "Using eu-west."},
-        ],
-    )
+    server = serve(model, approvals_script("kubectl apply -f prod.yaml", "Which region, eu or us?"))
     agent_profile(hermes_home, "ops", server.url)
     push = add_card(cli, "Push it", "--profile", "ops", "--no-repo")
     deploy = add_card(cli, "Deploy it", "--profile", "ops", "--no-repo")

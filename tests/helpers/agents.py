@@ -55,6 +55,22 @@ def call(tool: str, /, **arguments: Any) -> dict[str, Any]:
     return {"name": tool, "arguments": arguments}
 
 
+def approvals_script(
+    second: str, question: str, rejected: str = "Left production alone."
+) -> list[dict[str, Any]]:
+    """A model's script for three cards that each pause for a person: card 1 a force
+    push to approve, card 2 `second` to reject (answered `rejected`), card 3 `question`
+    to reply `eu-west` to; every door (command line, API, web page, chat) answers them."""
+    return [
+        {"when": "Card 1:", "tool_calls": [call("shell", command="git push --force origin main")]},
+        {"when": "Card 2:", "tool_calls": [call("shell", command=second)]},
+        {"when": "Card 3:", "tool_calls": [call("ask_human", question=question)]},
+        {"when": "exit code", "text": "Pushed (or tried to)."},
+        {"when": "rejected by a human", "text": rejected},
+        {"when": "eu-west", "text": "Using eu-west."},
+    ]
+
+
 def tool_results(request: dict[str, Any]) -> list[str]:
     """The tool results a model request carried (what the model was told)."""
     return [m["content"] for m in request["messages"] if m.get("role") == "tool"]

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from tests.conftest import Cli
-from tests.helpers.agents import KEY_ENV, agent_profile, call, serve, tool_results
+from tests.helpers.agents import KEY_ENV, agent_profile, approvals_script, serve, tool_results
 from tests.helpers.processes import FAST, dispatcher, wait_until
 from workers.agent.fake_openai import FakeOpenAI
 
@@ -32,23 +32,7 @@ def reach(api: httpx.Client, cards: list[int], wanted: str) -> None:
 def test_approve_reject_and_reply_over_the_api(
     api: httpx.Client, cli: Cli, model: list[FakeOpenAI], hermes_home: Path
 ) -> None:
-    server = serve(
-        model,
-        [
-            {
-                "when": "Card 1:",
-                "tool_calls": [call("shell", command="git push --force origin main")],
-            },
-            {
-                "when": "Card 2:",
-                "tool_calls": [call("shell", command="kubectl apply -f prod.yaml")],
-            },
-            {"when": "Card 3:", "tool_calls": [call("ask_human", question="Which region?")]},
-            {"when": "exit code", "text": "Pushed (or tried to)."},
-            {"when": "rejected by a human", "text": "Left production alone."},
-            {"when": "eu-west", "text": "Using eu-west."},
-        ],
-    )
+    server = serve(model, approvals_script("kubectl apply -f prod.yaml", "Which region?"))
     agent_profile(hermes_home, "ops", server.url)
     ids = [
         api.post("/api/cards", json={"title": title, "profile": "ops"}).json()["id"]

@@ -9,7 +9,14 @@ import pytest
 
 from board import open_store
 from tests.conftest import Cli, add
-from tests.helpers.agents import KEY_ENV, add_card, agent_profile, call, serve, tool_results
+from tests.helpers.agents import (
+    KEY_ENV,
+    add_card,
+    agent_profile,
+    approvals_script,
+    serve,
+    tool_results,
+)
 from tests.helpers.processes import FAST, dispatcher, local_shell
 from tests.web.conftest import NO_PLAYWRIGHT, SOON, card
 from workers.agent.fake_openai import FakeOpenAI
@@ -40,23 +47,11 @@ def test_approve_reject_and_reply_from_the_page_resume_paused_agent_cards(
     page = board_page
     server = serve(
         model,
-        [
-            {
-                "when": "Card 1:",
-                "tool_calls": [call("shell", command="git push --force origin main")],
-            },
-            {
-                "when": "Card 2:",
-                "tool_calls": [call("shell", command="git push -f origin release")],
-            },
-            {
-                "when": "Card 3:",
-                "tool_calls": [call("ask_human", question="Which region, eu or us?")],
-            },
-            {"when": "exit code", "text": "Pushed (or tried to)."},
-            {"when": "rejected by a human", "text": "Left the release branch alone."},
-            {"when": "eu-west", "text": "Using eu-west."},
-        ],
+        approvals_script(
+            "git push -f origin release",
+            "Which region, eu or us?",
+            "Left the release branch alone.",
+        ),
     )
     agent_profile(hermes_home, "ops", server.url)
     push = add_card(cli, "Push it", "--profile", "ops", "--no-repo")
