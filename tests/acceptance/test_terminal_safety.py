@@ -42,6 +42,8 @@ def test_list_show_stats_and_status_print_escapes_as_text(cli: Cli, db_url: str)
         other = store.claim(now, 60)
         assert other is not None and other.card_id == second
         store.fail(other.run_id, now, EVIL, retry=False)
+        # a dispatcher of a host named by its own HERMES_HOST
+        store.register_dispatcher(f"{EVIL}:1:aa", now, host=EVIL, pid=1, concurrency=1, lease=30)
     for args in (
         ["board", "list"],
         ["board", "show", str(first)],
