@@ -125,6 +125,9 @@ def test_kill_9_of_a_worker_is_reclaimed_at_once_and_retried(cli: Cli, db_url: s
     )
     with dispatcher(*FAST, "--lease", "30") as proc, open_store(db_url) as store:
         worker, runner = wait_until(lambda: live_pid(store, card))
+        # killed in its `sleep 30`, not before its `touch first` ran (the sandbox takes
+        # a moment to start the command: killed sooner, every attempt would sleep)
+        wait_until(lambda: (Path(store.card(card).worktree or "/nonexistent") / "first").exists())
         os.kill(worker, signal.SIGKILL)
         wait_until(lambda: status(store, card) == "done", timeout=10)
         assert runs_of(store, card) == ["reclaimed", "done"]
