@@ -372,9 +372,20 @@ class RunCommands(GoalCommands):
         return True
 
     @retried
-    def start_run(self, run_id: int, now: datetime, lease: float, *, pid: int, host: str) -> bool:
-        """The worker process is up: record who it is (event `started`) and renew the
-        lease, its first sign of life. False if fenced."""
+    def start_run(
+        self,
+        run_id: int,
+        now: datetime,
+        lease: float,
+        *,
+        pid: int,
+        host: str,
+        branch: str | None = None,
+        worktree: str | None = None,
+    ) -> bool:
+        """The worker process is up: record who it is and where the card works (its
+        branch and worktree), and renew the lease, its first sign of life; one
+        transaction, the `started` event. False if fenced."""
         with self._db.write() as cx:
             now = self._now(cx, now)
             stamp = iso(now)
@@ -389,6 +400,12 @@ class RunCommands(GoalCommands):
                 "run_id": run_id,
             }
             self._apply(cx, q.START_RUN, params, f"starting run {run_id}")
+            if worktree is not None:
+                where = {"branch": branch, "worktree": worktree, "now": stamp}
+                params = {**where, "card_id": live.card_id, "run_id": run_id}
+                self._apply(
+                    cx, q.SET_WORKSPACE, params, f"recording card {live.card_id}'s workspace"
+                )
             data = {"pid": pid, "host": host, "attempt": live.attempt}
             self._event(cx, live.card_id, "started", f"run:{run_id}", stamp, data, run_id)
         return True
@@ -399,25 +416,6 @@ class RunCommands(GoalCommands):
         with self._db.write() as cx:
             params = {"runner_pid": runner_pid, "run_id": run_id}
             return cx.execute(q.SET_RUNNER, params).rowcount == 1
-
-    @retried
-    def set_workspace(
-        self, run_id: int, now: datetime, *, branch: str | None, worktree: str
-    ) -> bool:
-        """Record where the run works (the card's branch and worktree). False if fenced."""
-        with self._db.write() as cx:
-            live = self._live_run(cx, run_id)
-            if live is None:
-                return False
-            params = {
-                "branch": branch,
-                "worktree": worktree,
-                "now": iso(self._now(cx, now)),
-                "card_id": live.card_id,
-                "run_id": run_id,
-            }
-            self._apply(cx, q.SET_WORKSPACE, params, f"recording card {live.card_id}'s workspace")
-        return True
 
     def expired_runs(self, now: datetime) -> list[int]:
         """Live runs whose lease ran out before `now` (they are due to be reclaimed)."""

@@ -471,9 +471,8 @@ class Dispatcher:
         for worker in list(self._workers.values()):
             if worker.run_id not in live:  # cancelled, or reclaimed by another dispatcher
                 run = await self._call(self.store.run, worker.run_id)
-                if run is not None and run.outcome in ("cancelled", "reclaimed"):
-                    kill_group(worker.pid)
-                    kill_group(run.runner_pid)
+                if run is not None and run.outcome in TAKEN:
+                    _stop(worker.pid, run)
                     if worker.profile in self._remote:  # the worker cannot remove it now
                         self._later(self._sweep_orphans(), f"orphans-of-run-{run.id}")
         expired = {i for i, e in live.items() if parse_iso(e.run.lease_expires_at) < now}
@@ -503,8 +502,7 @@ class Dispatcher:
         )
         if taken:
             if run.host == HOST or run.host is None:
-                kill_group(run.pid)
-                kill_group(run.runner_pid)
+                _stop(run.pid or 0, run)
             card = await self._call(self.store.card, run.card_id)
             if card.profile in self._remote:  # its container or remote group may live on
                 self._later(self._sweep_orphans(), f"orphans-of-run-{run.id}")
@@ -646,15 +644,28 @@ class Dispatcher:
         released = await self._call(
             self.store.release, worker.run_id, utcnow(), "dispatcher stopped", self.id
         )
-        kill_group(worker.pid)
-        if run is not None:
-            kill_group(run.runner_pid)
         if released:
+            _stop(worker.pid, run)
             self._report(f"card {worker.card_id} released back to ready ({why})")
-        else:  # it finished just now: say how, as its exit would have
-            end = await self._call(self.store.run_end, worker.run_id)
-            seconds = time.monotonic() - worker.started
-            self._report(report.finished(worker.card_id, end, seconds))
+            return
+        end = await self._call(self.store.run_end, worker.run_id)
+        if end is not None and end.run.outcome in TAKEN:  # by someone else: stop its worker
+            _stop(worker.pid, end.run)
+        # Else it finished just now (its worker may be free for another run already): say
+        # how, as its end would have.
+        self._report(report.finished(worker.card_id, end, time.monotonic() - worker.started))
+
+
+#: How a run ends when it is taken from its worker (cancelled, reclaimed or released):
+#: the worker must stop, and is killed with what it started.
+TAKEN = ("cancelled", "reclaimed")
+
+
+def _stop(worker_pid: int, run: Run | None) -> None:
+    """Kill a worker whose run was taken, and its runner's process group."""
+    kill_group(worker_pid)
+    if run is not None:
+        kill_group(run.runner_pid)
 
 
 REMOTE = ("docker", "ssh")

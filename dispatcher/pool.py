@@ -1,10 +1,10 @@
-"""The dispatcher's side of the worker template: spawn workers, hear of their exits.
+"""The dispatcher's side of the worker template: spawn workers, hear of their runs' ends.
 
 See `workers.template` for the protocol. A spawn request is written and not waited for:
-the dispatcher claims the next card while the template forks, and hears the worker's
-pid from the template's `spawned` report. Reports come in order, and the template holds
-back a worker's exit until its spawn is reported, so the pid of every worker is known
-before its exit arrives.
+the dispatcher claims the next card while the template hands it out, and hears the
+worker's pid from the template's `spawned` report. Reports come in order (a run's spawn
+before its end), so the pid of every worker is known before its run ends; a light worker
+works several runs in turn, and its `finished` report ends its run as an exit would.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 from workers.job import WorkerJob
 
-ExitHandler = Callable[[int, int], None]  # (pid, exit code)
+ExitHandler = Callable[[int, int], None]  # (pid, exit code): the run of that pid ended
 SpawnHandler = Callable[[int, int], None]  # (run id, pid)
 
 
@@ -78,6 +78,8 @@ class WorkerPool:
             message = json.loads(line)
             if "exited" in message:
                 self._on_exit(int(message["exited"]), int(message["code"]))
+            elif "finished" in message:  # the worker stays, free for another run
+                self._on_exit(int(message["pid"]), int(message["code"]))
             elif "spawned" in message:
                 run_id = int(message["spawned"])
                 self._pending.discard(run_id)

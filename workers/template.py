@@ -1,4 +1,4 @@
-"""The worker template: a warm process that forks one worker per run.
+"""The worker template: a warm process that forks the workers and hands them runs.
 
 Starting Python and importing the board, profiles and gitpython costs a few hundred
 milliseconds; forking a process that has already done so costs a few. The dispatcher
@@ -7,14 +7,23 @@ starts a template (`python -m workers.template [light|agent]`) and talks to it o
     dispatcher -> template   one WorkerJob JSON line per run to start
     template -> dispatcher   {"ready": true} once warm
                              {"spawned": <run id>, "pid": <pid>} per job
+                             {"finished": <run id>, "pid": <pid>, "code": 0} when a worker
+                                 finished its run and stays, free for another
                              {"exited": <pid>, "code": <exit code, -signal>} per worker
+
+For the dispatcher, `finished` and `exited` both end the worker's run: a worker's run is
+the last one spawned on its pid. Reports come in order: a run's spawn before its end.
 
 There are two kinds: `light` (command and cli runners; no litellm) and `agent`, which
 has also imported litellm (about four seconds) so agent workers start in milliseconds.
-The template reaps its children and reports each exit at once, so a worker that dies is
-noticed immediately. Each worker starts its own session (process group), away from the
-terminal and the template. When the dispatcher goes away (its end of the pipe closes),
-the template exits and leaves the workers running: they finish their cards on their own.
+A light worker works one run after another (see `Workers`): for a short card the fork
+and the pages a forked process copies as it runs cost three times the card's own work.
+An agent worker works one run: its card's time is the model's, and litellm keeps state
+of its own in the process. The template reaps its children and reports each exit at
+once, so a worker that dies is noticed immediately. Each worker starts its own session
+(process group), away from the terminal and the template. When the dispatcher goes away
+(its end of the pipe closes), the template exits: free workers exit, and those at work
+finish their cards on their own, then exit.
 """
 
 from __future__ import annotations
@@ -22,23 +31,32 @@ from __future__ import annotations
 import gc
 import json
 import os
+import selectors
 import signal
 import sys
+import threading
+import time
 import traceback
 from pathlib import Path
-from types import FrameType
 
+from board import open_store
 from hermes.errors import HermesError
 from workers.job import Prepared, WorkerJob
 from workers.secrets import Masker
-from workers.worker import work
+from workers.worker import EXIT_DONE, work
+
+#: How many runs a light worker works before it exits (a fresh fork takes its place),
+#: so that nothing a run leaves in the process can pile up.
+RUNS_PER_WORKER = 200
+#: How long a light worker with nothing to do is kept (seconds).
+FREE_FOR = 30.0
 
 
-def _report(message: dict[str, object]) -> None:
-    os.write(1, (json.dumps(message) + "\n").encode())  # one write: lines never interleave
+def _report(message: dict[str, object], fd: int = 1) -> None:
+    os.write(fd, (json.dumps(message) + "\n").encode())  # one write: lines never interleave
 
 
-def _reap(_signum: int = 0, _frame: FrameType | None = None) -> None:
+def _reap(workers: Workers) -> None:
     while True:
         try:
             pid, status = os.waitpid(-1, os.WNOHANG)
@@ -46,6 +64,7 @@ def _reap(_signum: int = 0, _frame: FrameType | None = None) -> None:
             return
         if pid == 0:
             return
+        workers.gone(pid)
         _report({"exited": pid, "code": os.waitstatus_to_exitcode(status)})
 
 
@@ -118,51 +137,221 @@ def _prepare() -> Prepared:
     return Prepared(secrets, Masker.of(os.environ, secrets), profiles)
 
 
-class Spare:
-    """A worker forked before its job: it detaches and then waits on a pipe of its own
-    for the job line, so when a job comes the fork is already done. Handed a job, it
-    works it; dismissed (its pipe closed empty), it exits without touching the board."""
+class Worker:
+    """A worker the template forked before it had a job: it waits on a pipe of its own
+    for job lines, so when a job comes the fork is already done. A light worker says on
+    the shared `results` pipe when it is free again and waits for the next job; any
+    other worker (and one that should not go on, see `_serve`) exits after its job.
+    Dismissed (its pipe closed) while it waits, it exits without touching the board."""
 
-    def __init__(self, prepared: Prepared | None) -> None:
+    def __init__(self, prepared: Prepared | None, results: int | None, close: list[int]) -> None:
         self.prepared = prepared
-        read, self._write = os.pipe()
+        self.free_since = time.monotonic()
+        read, self.pipe = os.pipe()
         self.pid = os.fork()
         if self.pid == 0:
-            os.close(self._write)
-            _become_worker(read, prepared)
+            for fd in (self.pipe, *close):  # the template's ends and other workers' pipes
+                os.close(fd)
+            _become_worker(read, results, prepared)
         os.close(read)
 
-    def hand(self, job: WorkerJob) -> None:
-        """Give the spare its job (it starts at once)."""
-        os.write(self._write, job.to_line())
-        os.close(self._write)
+    def hand(self, job: WorkerJob) -> bool:
+        """Give the worker its job (it starts at once); False when it is gone."""
+        try:
+            os.write(self.pipe, job.to_line())  # one short line: written whole or not at all
+        except BrokenPipeError:
+            return False
+        return True
 
     def dismiss(self) -> None:
-        """Let the spare go unused: it exits."""
-        os.close(self._write)
+        """Close the worker's pipe: waiting, it exits; at work, it exits after its job."""
+        if self.pipe >= 0:
+            os.close(self.pipe)
+            self.pipe = -1
 
 
-def _become_worker(jobs: int, prepared: Prepared | None) -> None:
-    """In the forked child: detach, point stdio away from the pipes, wait for the job,
-    work, exit."""
+class Workers:
+    """The template's workers: the spare (forked ahead for the next job), the free ones
+    (light workers that finished a run and wait for another) and those at work.
+
+    A job goes to the worker that was free last, then to the spare; a spare that took a
+    job is replaced at once, so the number of workers grows to the dispatcher's
+    concurrency and then stays there: a light card then costs no fork, none of the page
+    copies a forked process makes as it runs, and no imports. Workers forked with other
+    profiles or settings than the current ones (a file changed) are let go.
+    """
+
+    def __init__(self, preparer: Preparer, results: int | None, close: list[int]) -> None:
+        self._preparer, self._results, self._close = preparer, results, close
+        self._prepared = preparer.current()
+        self._spare: Worker | None = None
+        self._free: list[Worker] = []
+        self._busy: dict[int, Worker] = {}
+
+    def fork_spare(self) -> None:
+        """Fork the worker for the next job, if there is none yet."""
+        if self._spare is None:
+            pipes = [w.pipe for w in (*self._free, *self._busy.values())]
+            self._spare = Worker(self._prepared, self._results, [*self._close, *pipes])
+
+    def hand(self, job: WorkerJob) -> int:
+        """Give `job` to a worker; returns its pid."""
+        prepared = self._preparer.current()
+        if prepared is not self._prepared:  # a profile or the settings changed
+            self._prepared = prepared
+            self._let_go([*self._free, *([self._spare] if self._spare else [])])
+            self._free, self._spare = [], None
+        while self._free:
+            worker = self._free.pop()
+            if worker.hand(job):
+                return self._at_work(worker)
+            worker.dismiss()  # it died while free: its exit is reported when reaped
+        while not (worker := self._take_spare()).hand(job):
+            worker.dismiss()  # it died before its job: fork another
+        pid = self._at_work(worker)
+        self.fork_spare()  # the next job's worker, forked while this one works
+        return pid
+
+    def _take_spare(self) -> Worker:
+        self.fork_spare()
+        worker, self._spare = self._spare, None
+        assert worker is not None
+        return worker
+
+    def _at_work(self, worker: Worker) -> int:
+        self._busy[worker.pid] = worker
+        return worker.pid
+
+    def finished(self, pid: int) -> None:
+        """A light worker finished its run and waits for another job."""
+        worker = self._busy.pop(pid, None)
+        if worker is None:
+            return  # it was reaped first: it died just after saying so
+        if worker.prepared is not None and worker.prepared is self._prepared:
+            worker.free_since = time.monotonic()
+            self._free.append(worker)
+        else:
+            worker.dismiss()
+
+    def gone(self, pid: int) -> None:
+        """A worker exited (reaped): forget it and close its pipe."""
+        worker = self._busy.pop(pid, None)
+        if worker is None and self._spare is not None and self._spare.pid == pid:
+            worker, self._spare = self._spare, None
+        if worker is None:
+            worker = next((w for w in self._free if w.pid == pid), None)
+            if worker is not None:
+                self._free.remove(worker)
+        if worker is not None:
+            worker.dismiss()
+
+    def wait(self) -> float | None:
+        """Seconds until the longest free worker is to be let go (None: no free one)."""
+        if not self._free:
+            return None
+        return max(0.0, self._free[0].free_since + FREE_FOR - time.monotonic())
+
+    def let_go_idle(self) -> None:
+        """Let go the workers free for longer than FREE_FOR: an idle dispatcher keeps
+        only its template and one spare."""
+        now = time.monotonic()
+        while self._free and self._free[0].free_since + FREE_FOR <= now:
+            self._free.pop(0).dismiss()
+
+    def close(self) -> None:
+        """Let every worker go: free ones exit now (and are reaped, so their time counts
+        as the dispatcher's), busy ones after their run, on their own."""
+        waiting = [*self._free, *([self._spare] if self._spare else [])]
+        self._let_go([*waiting, *self._busy.values()])
+        for worker in waiting:
+            try:
+                os.waitpid(worker.pid, 0)
+            except ChildProcessError:
+                pass  # reaped already
+
+    @staticmethod
+    def _let_go(workers: list[Worker]) -> None:
+        for worker in workers:
+            worker.dismiss()
+
+
+def _become_worker(jobs: int, results: int | None, prepared: Prepared | None) -> None:
+    """In the forked child: detach, point stdio away from the pipes, serve jobs, exit."""
     code = 1
     try:
         os.setsid()
+        signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.SIG_DFL)
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGCHLD})
         devnull = os.open(os.devnull, os.O_RDWR)
         for fd in (0, 1, 2):
             os.dup2(devnull, fd)
-        line = b""
-        while chunk := os.read(jobs, 65536):
-            line += chunk
-        os.close(jobs)
-        code = work(WorkerJob.from_line(line), prepared) if line else 0
+        code = _serve(Lines(jobs), results, prepared)
     except BaseException:
         traceback.print_exc()
     finally:
         os._exit(code)
+
+
+def _serve(jobs: Lines, results: int | None, prepared: Prepared | None) -> int:
+    """Work the jobs that come, one at a time; returns the exit code. After a run the
+    worker goes on only when it can say so (`results`), the run ended the way the board
+    expects (`EXIT_DONE`: whoever reclaims or cancels a run kills its worker, so a worker
+    whose run was taken must not start another), nothing of the run is left running in
+    it (a thread of a halted runner, an ssh connection's loop) and it has worked fewer
+    than RUNS_PER_WORKER runs."""
+    store = None
+    for runs in range(1, RUNS_PER_WORKER + 1):
+        line = jobs.next()
+        if line is None:
+            return 0  # dismissed
+        job = WorkerJob.from_line(line)
+        if store is None and results is not None and job.db_url.startswith("sqlite"):
+            store = open_store(job.db_url)
+        code = work(job, prepared, store)
+        if results is None or code != EXIT_DONE or runs == RUNS_PER_WORKER or not _alone():
+            return code
+        try:
+            _report({"finished": job.run_id, "pid": os.getpid(), "code": code}, results)
+        except OSError:
+            return code  # the template is gone: nothing more will come
+    return 0
+
+
+def _alone() -> bool:
+    """Whether the main thread is the only one left, waiting a moment for threads that
+    are ending (the runner's thread signals its end just before it returns)."""
+    for thread in threading.enumerate():
+        if thread is not threading.main_thread():
+            thread.join(0.05)
+    return threading.active_count() == 1
+
+
+class Lines:
+    """Whole lines from a pipe, read with `os.read` (a buffered reader would hide lines
+    in its buffer from the template's `select`)."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.closed = False
+        self._partial = b""
+        self._lines: list[bytes] = []
+
+    def read(self) -> list[bytes]:
+        """The lines completed by one read (call when the pipe is readable); sets
+        `closed` at the end of the pipe."""
+        chunk = os.read(self.fd, 65536)
+        if not chunk:
+            self.closed = True
+            return []
+        *lines, self._partial = (self._partial + chunk).split(b"\n")
+        return lines
+
+    def next(self) -> bytes | None:
+        """The next line, waiting for it; None at the end of the pipe."""
+        while not self._lines and not self.closed:
+            self._lines = self.read()
+        return self._lines.pop(0) if self._lines else None
 
 
 def warm(kind: str) -> None:
@@ -202,30 +391,61 @@ def _warm_backends() -> None:
 
 def main() -> None:
     """Serve spawn requests until the dispatcher closes the pipe."""
-    warm(sys.argv[1] if len(sys.argv) > 1 else "light")
+    kind = sys.argv[1] if len(sys.argv) > 1 else "light"
+    warm(kind)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the dispatcher's to handle
-    signal.signal(signal.SIGCHLD, _reap)
+    # Exits are reaped in the loop below, woken through this pipe: one thread, no handler
+    # writing a report in the middle of another.
+    woken, wake = os.pipe()
+    for fd in (woken, wake):
+        os.set_blocking(fd, False)
+    signal.set_wakeup_fd(wake)
+    signal.signal(signal.SIGCHLD, lambda _signum, _frame: None)
+    finished, results = os.pipe() if kind == "light" else (-1, -1)  # agent workers: one run
+    selector = selectors.DefaultSelector()
+    own = [woken, wake, selector.fileno(), *([finished] if finished >= 0 else [])]
     preparer = Preparer()
     gc.freeze()  # what is warm now stays out of the workers' collections (and shared)
-    spare = Spare(preparer.current())
+    workers = Workers(preparer, results if results >= 0 else None, own)
+    workers.fork_spare()
     _report({"ready": True})
-    stdin = sys.stdin.buffer
-    while line := stdin.readline():
-        job = WorkerJob.from_line(line)
-        prepared = preparer.current()
-        if prepared is not spare.prepared:  # a profile or the settings changed
-            spare.dismiss()
-            spare = Spare(prepared)
-        # Hold SIGCHLD until the spawn is reported, so an exit never precedes its spawn.
-        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})
-        try:
-            spare.hand(job)
-            _report({"spawned": job.run_id, "pid": spare.pid})
-        finally:
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGCHLD})
-        spare = Spare(prepared)  # the next job's worker, forked while this one works
-    spare.dismiss()
+    _serve_dispatcher(workers, selector, woken, finished)
+    workers.close()
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # leave the workers to finish alone
+
+
+def _serve_dispatcher(
+    workers: Workers, selector: selectors.BaseSelector, woken: int, finished: int
+) -> None:
+    """Hand out jobs, report spawns, free workers and exits, in the order they happened,
+    until the dispatcher closes its pipe."""
+    jobs, results = Lines(0), Lines(finished)
+    selector.register(0, selectors.EVENT_READ, jobs)
+    selector.register(woken, selectors.EVENT_READ)
+    if finished >= 0:
+        selector.register(finished, selectors.EVENT_READ, results)
+    while not jobs.closed:
+        for key, _events in selector.select(workers.wait()):
+            if key.data is jobs:
+                for line in jobs.read():
+                    job = WorkerJob.from_line(line)
+                    _report({"spawned": job.run_id, "pid": workers.hand(job)})
+            elif key.data is results:
+                for line in results.read():
+                    workers.finished(int(json.loads(line)["pid"]))
+                    os.write(1, line + b"\n")
+            else:
+                _drain(woken)
+                _reap(workers)
+        workers.let_go_idle()
+
+
+def _drain(fd: int) -> None:
+    try:
+        while os.read(fd, 512):
+            pass
+    except BlockingIOError:
+        pass
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ from pathlib import Path
 from board import Backoff, Card, Store, open_store
 from board.clock import utcnow
 from hermes.config import load_config
-from hermes.errors import HermesError
+from hermes.errors import HermesError, NotFound
 from hermes.paths import logs_dir, this_host
 from profiles import Profile
 from workers import workspace as workspaces
@@ -61,25 +61,46 @@ class _Log:
             handle.write(f"[hermes {stamp}] {self.masker.text(text)}\n".encode())
 
 
-def work(job: WorkerJob, prepared: Prepared | None = None) -> int:
+def work(job: WorkerJob, prepared: Prepared | None = None, kept: Store | None = None) -> int:
     """Run one attempt; the return value is the process exit code (see EXIT_*).
     `prepared`: the secrets, masker and profiles, when the worker template has them."""
     secrets, masker = (prepared.secrets, prepared.masker) if prepared else card_secrets(os.environ)
     log = _Log(run_log(logs_dir(), job.card_id, job.run_id), masker)
-    store = open_store(job.db_url)
+    store = kept or open_store(job.db_url)
     try:
-        if not store.start_run(job.run_id, utcnow(), job.lease, pid=os.getpid(), host=HOST):
+        card = _started(job, store)
+        if card is None:
             log.line(f"run {job.run_id} is no longer live; not starting")
             return EXIT_FENCED
-        return _attempt(job, store, log, secrets, prepared)
+        return _attempt(job, store, log, secrets, prepared, card)
     finally:
-        store.close()
+        if store is not kept:
+            store.close()
+
+
+def _started(job: WorkerJob, store: Store) -> Card | None:
+    """Record the worker and the card's workspace on the run (one transaction: the
+    `started` event); the card, or None when the run is no longer live."""
+    try:
+        card = store.card(job.card_id)
+    except NotFound:  # removed after its run ended
+        return None
+    path, branch = workspaces.location(card)
+    pid = os.getpid()
+    workspace = {"branch": branch, "worktree": str(path)}
+    if not store.start_run(job.run_id, utcnow(), job.lease, pid=pid, host=HOST, **workspace):
+        return None
+    return card
 
 
 def _attempt(
-    job: WorkerJob, store: Store, log: _Log, secrets: frozenset[str], prepared: Prepared | None
+    job: WorkerJob,
+    store: Store,
+    log: _Log,
+    secrets: frozenset[str],
+    prepared: Prepared | None,
+    card: Card,
 ) -> int:
-    card = store.card(job.card_id)
     attempt = Attempt(card.timeout)
     heartbeat = Heartbeat(
         job.db_url, job.run_id, job.heartbeat, job.lease, lambda: _lost(attempt, log)
@@ -164,8 +185,7 @@ class _Work:
         runner: Runner = (
             GoalRunner(budget) if budget is not None else runner_for(self.profile.runner)
         )
-        path, branch = workspaces.location(card)
-        store.set_workspace(self.job.run_id, utcnow(), branch=branch, worktree=str(path))
+        path, branch = workspaces.location(card)  # recorded on the run as it started
         log.line(f"workspace {path}" + (f" on {branch}" if branch else ""))
         resume = self.resume(path) if budget is None and self.profile.runner == "agent" else None
         space = workspaces.prepare(card, store, keep=resume is not None)

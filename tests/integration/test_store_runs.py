@@ -286,9 +286,9 @@ def test_the_worker_records_itself_and_its_workspace(store: Store) -> None:
     card_id = new(store)
     claim = store.claim(T0, 60, worker="dispatcher-1")
     assert claim is not None
-    assert store.start_run(claim.run_id, T0, 60, pid=4242, host="box")
+    workspace = {"branch": "hermes/card-1", "worktree": "/w/card-1"}
+    assert store.start_run(claim.run_id, T0, 60, pid=4242, host="box", **workspace)
     assert store.set_runner(claim.run_id, 4243)
-    assert store.set_workspace(claim.run_id, T0, branch="hermes/card-1", worktree="/w/card-1")
     detail = store.detail(card_id)
     run = detail.runs[0]
     assert (run.worker, run.pid, run.host, run.runner_pid) == ("dispatcher-1", 4242, "box", 4243)
@@ -296,9 +296,9 @@ def test_the_worker_records_itself_and_its_workspace(store: Store) -> None:
     assert detail.events[-1].kind == "started"
     assert [lr.run.id for lr in store.live_runs()] == [claim.run_id]
     store.reclaim(claim.run_id, T0, "gone")
-    assert store.start_run(claim.run_id, T0, 60, pid=1, host="x") is False
+    assert store.start_run(claim.run_id, T0, 60, pid=1, host="x", worktree="/elsewhere") is False
     assert store.set_runner(claim.run_id, 1) is False
-    assert store.set_workspace(claim.run_id, T0, branch=None, worktree="/elsewhere") is False
+    assert store.card(card_id).worktree == "/w/card-1"
     assert store.live_runs() == []
 
 
