@@ -238,10 +238,27 @@ def _reuse(repo_root: Path, card_id: int, path: Path, keep: bool) -> Git | None:
             "remove", "--force", "--force", str(path), with_exceptions=False
         )
         return None
+    _clear_stale_locks(worktree, path, branch_for(card_id))
     if not keep:
         worktree.reset("--hard")
         worktree.clean("-ffdx")
     return worktree
+
+
+#: The lock files git keeps in a worktree's own git folder while a command runs.
+_WORKTREE_LOCKS = ("index.lock", "HEAD.lock", "ORIG_HEAD.lock")
+
+
+def _clear_stale_locks(worktree: Git, path: Path, branch: str) -> None:
+    """Remove the lock files that a git command killed with an earlier attempt's worker
+    left in the card's own worktree and on its branch: git refuses to work while they
+    exist, so every later attempt would fail. The caller holds the workspace lock, so no
+    other run's git works in this worktree or on this branch now. Locks of the shared
+    repository (`packed-refs`, `config`, other branches) are never touched."""
+    gitdir, common = worktree.rev_parse("--git-dir", "--git-common-dir").splitlines()
+    for name in _WORKTREE_LOCKS:
+        (path / gitdir / name).unlink(missing_ok=True)  # relative paths: to the worktree
+    (path / common / "refs" / "heads" / f"{branch}.lock").unlink(missing_ok=True)
 
 
 def _merge(

@@ -252,6 +252,27 @@ def test_a_worktree_whose_git_add_was_killed_is_made_anew(
     assert git(path, "branch", "--show-current") == "hermes/card-1"
 
 
+def test_locks_left_by_a_git_killed_mid_command_do_not_fail_the_next_attempt(
+    repo: Path, tmp_path: Path
+) -> None:
+    """A worker killed in the middle of `git commit` (or reset, or merge) leaves git's
+    lock files in the card's worktree and on its branch; git refuses to work while they
+    exist, so every later attempt of the card failed until it ran out of attempts."""
+    path = tmp_path / "worktrees" / "card-1"
+    base = git(repo, "branch", "--show-current")
+    prepare_worktree(repo, base, 1, path, [])
+    gitdir = Path(git(path, "rev-parse", "--absolute-git-dir"))
+    (path / "half.txt").write_text("the killed attempt's\n")
+    for stale in (gitdir / "index.lock", repo / ".git/refs/heads/hermes/card-1.lock"):
+        stale.write_text("")
+    prepare_worktree(repo, base, 1, path, [])
+    assert not (path / "half.txt").exists()  # reset: the new attempt starts clean
+    (path / "done.txt").write_text("done\n")
+    git(path, "add", "done.txt")
+    git(path, "commit", "-m", "the next attempt")
+    assert git(repo, "ls-tree", "--name-only", "hermes/card-1").split() == ["README.md", "done.txt"]
+
+
 def _hold(worktree: Path) -> int:
     """Hold a worktree's lock (`card-N.lock` beside it) as a live worker does."""
     import fcntl
