@@ -556,7 +556,8 @@ class Dispatcher:
                 self._report(report.resumed(entry.run.card_id, answer))
 
     def _worker_exited(self, pid: int, code: int) -> None:
-        """The template reaped one of our workers (called from the events task)."""
+        """The run of one of our workers ended: the template reaped the worker, or the
+        worker said it finished and is free for another (called from the events task)."""
         worker = next((w for w in self._workers.values() if w.pid == pid), None)
         if worker is None:
             return  # released (its card already said so), or not ours

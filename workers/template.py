@@ -39,7 +39,8 @@ import time
 import traceback
 from pathlib import Path
 
-from board import open_store
+from board import Store, open_store
+from board.db import engine_of
 from hermes.errors import HermesError
 from workers.job import Prepared, WorkerJob
 from workers.secrets import Masker
@@ -50,6 +51,8 @@ from workers.worker import EXIT_DONE, work
 RUNS_PER_WORKER = 200
 #: How long a light worker with nothing to do is kept (seconds).
 FREE_FOR = 30.0
+#: How long the template, leaving, waits for its free workers to exit (seconds).
+CLOSE_WAIT = 2.0
 
 
 def _report(message: dict[str, object], fd: int = 1) -> None:
@@ -191,7 +194,7 @@ class Workers:
     def fork_spare(self) -> None:
         """Fork the worker for the next job, if there is none yet."""
         if self._spare is None:
-            pipes = [w.pipe for w in (*self._free, *self._busy.values())]
+            pipes = [w.pipe for w in (*self._free, *self._busy.values()) if w.pipe >= 0]
             self._spare = Worker(self._prepared, self._results, [*self._close, *pipes])
 
     def hand(self, job: WorkerJob) -> int:
@@ -261,13 +264,17 @@ class Workers:
     def close(self) -> None:
         """Let every worker go: free ones exit now (and are reaped, so their time counts
         as the dispatcher's), busy ones after their run, on their own."""
-        waiting = [*self._free, *([self._spare] if self._spare else [])]
-        self._let_go([*waiting, *self._busy.values()])
-        for worker in waiting:
-            try:
-                os.waitpid(worker.pid, 0)
-            except ChildProcessError:
-                pass  # reaped already
+        waiting = {w.pid for w in (*self._free, *([self._spare] if self._spare else []))}
+        self._let_go([*self._free, *self._busy.values(), *([self._spare] if self._spare else [])])
+        deadline = time.monotonic() + CLOSE_WAIT
+        while waiting and time.monotonic() < deadline:  # a frozen one is not waited for
+            for pid in list(waiting):
+                try:
+                    if os.waitpid(pid, os.WNOHANG)[0]:
+                        waiting.discard(pid)
+                except ChildProcessError:
+                    waiting.discard(pid)  # reaped already
+            time.sleep(0.005)
 
     @staticmethod
     def _let_go(workers: list[Worker]) -> None:
@@ -300,15 +307,13 @@ def _serve(jobs: Lines, results: int | None, prepared: Prepared | None) -> int:
     whose run was taken must not start another), nothing of the run is left running in
     it (a thread of a halted runner, an ssh connection's loop) and it has worked fewer
     than RUNS_PER_WORKER runs."""
-    store = None
+    board = KeptBoard()
     for runs in range(1, RUNS_PER_WORKER + 1):
         line = jobs.next()
         if line is None:
             return 0  # dismissed
         job = WorkerJob.from_line(line)
-        if store is None and results is not None and job.db_url.startswith("sqlite"):
-            store = open_store(job.db_url)
-        code = work(job, prepared, store)
+        code = work(job, prepared, board.of(job.db_url) if results is not None else None)
         if results is None or code != EXIT_DONE or runs == RUNS_PER_WORKER or not _alone():
             return code
         try:
@@ -316,6 +321,22 @@ def _serve(jobs: Lines, results: int | None, prepared: Prepared | None) -> int:
         except OSError:
             return code  # the template is gone: nothing more will come
     return 0
+
+
+class KeptBoard:
+    """A light worker's SQLite board, kept open from one run to the next: opening it
+    (a connection, the schema read) is a good part of a short card's work. A
+    PostgreSQL board gets a connection per run, so a server restart costs no run."""
+
+    def __init__(self) -> None:
+        self._url = ""
+        self._store: Store | None = None
+
+    def of(self, url: str) -> Store | None:
+        """The kept store of `url` (None: let the run open its own)."""
+        if self._store is None and engine_of(url) == "sqlite":
+            self._store, self._url = open_store(url), url
+        return self._store if url == self._url else None
 
 
 def _alone() -> bool:
