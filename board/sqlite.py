@@ -167,7 +167,8 @@ class SqliteDatabase:
                     cx.execute("BEGIN IMMEDIATE")
                     return
                 except sqlite3.OperationalError as exc:
-                    if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY or time.monotonic() > deadline:
+                    busy = exc.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY  # any BUSY_*
+                    if not busy or time.monotonic() > deadline:
                         raise
                 time.sleep(pause)
                 pause = min(pause * 2, LAST_PAUSE)

@@ -7,8 +7,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from board import CardFilter, NewCard, Store
+from board.sqlite import SqliteDatabase
+from hermes.errors import StorageError
 from tests.conftest import T0
+from tests.helpers.processes import hold_write_lock
 
 PROCESSES = 8
 #: 2,000 on PostgreSQL: where a naive port of the claim made 6,918 runs for 2,000 cards
@@ -48,3 +53,32 @@ def test_eight_processes_claim_every_card_exactly_once(
     assert tuple(runs) == (total, total)  # no double claim
     orphans = store.db.cx.execute("SELECT count(*) FROM runs WHERE outcome <> 'done'").fetchone()
     assert orphans[0] == 0  # and no run left behind by a claim that lost a race
+
+
+def test_a_writer_waits_for_the_write_lock_in_steps_and_gives_up_at_its_timeout(
+    tmp_path: Path,
+) -> None:
+    """Writers wait for SQLite's write lock in their own fine steps, not SQLite's busy
+    handler: through a hold shorter than the timeout they write; past it they fail with
+    the board's error and write nothing; either way the connection's own timeout (which
+    its other statements use) is as it was."""
+    path = tmp_path / "board.db"
+    patient = SqliteDatabase(path, busy_timeout=10)
+    with patient.write() as cx:
+        cx.execute("CREATE TABLE t (x INTEGER)")
+    holder = hold_write_lock(path, 0.5)
+    with patient.write() as cx:
+        cx.execute("INSERT INTO t VALUES (1)")
+    assert holder.wait(timeout=10) == 0  # it let go first
+    impatient = SqliteDatabase(path, busy_timeout=0.3)
+    holder = hold_write_lock(path, 30)
+    try:
+        with pytest.raises(StorageError, match="database is locked"), impatient.write() as cx:
+            cx.execute("INSERT INTO t VALUES (2)")
+    finally:
+        holder.kill()
+        holder.wait()
+    assert patient.cx.tuples("SELECT x FROM t").fetchall() == [(1,)]
+    for db, timeout_ms in ((patient, 10_000), (impatient, 300)):
+        assert db.cx.execute("PRAGMA busy_timeout").fetchone()[0] == timeout_ms
+        assert not db.cx.in_transaction
