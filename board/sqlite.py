@@ -25,8 +25,11 @@ from hermes.errors import InvalidInput, StorageError
 
 SYNCHRONOUS_MODES = ("OFF", "NORMAL", "FULL", "EXTRA")
 DEFAULT_BUSY_TIMEOUT = 30.0
-#: The first and the longest pause between tries for the write lock (seconds).
+#: The first and the longest pause between tries for the write lock (seconds); after
+#: PATIENT seconds of waiting (the holder is slow, stalled or frozen), pauses grow to
+#: SLOW_PAUSE, so a long wait does not poll five hundred times a second.
 FIRST_PAUSE, LAST_PAUSE = 0.0001, 0.002
+PATIENT, SLOW_PAUSE = 0.1, 0.05
 
 
 def synchronous_mode(value: str | None = None) -> str:
@@ -160,7 +163,8 @@ class SqliteDatabase:
         while the lock was free and the CPUs idled."""
         cx.execute("PRAGMA busy_timeout=0")
         try:
-            deadline = time.monotonic() + self._busy_timeout
+            began = time.monotonic()
+            deadline = began + self._busy_timeout
             pause = FIRST_PAUSE
             while True:
                 try:
@@ -171,7 +175,8 @@ class SqliteDatabase:
                     if not busy or time.monotonic() > deadline:
                         raise
                 time.sleep(pause)
-                pause = min(pause * 2, LAST_PAUSE)
+                longest = LAST_PAUSE if time.monotonic() - began < PATIENT else SLOW_PAUSE
+                pause = min(pause * 2, longest)
         finally:
             cx.execute(f"PRAGMA busy_timeout={int(self._busy_timeout * 1000)}")
 

@@ -455,7 +455,8 @@ class Dispatcher:
         return None if claim is None else (claim, self.store.card(claim.card_id))
 
     def _worker_spawned(self, run_id: int, pid: int) -> None:
-        """The template forked the worker of `run_id` (called from the events task)."""
+        """The template handed `run_id` to a worker, forked for it or free after an
+        earlier run (called from the events task)."""
         worker = self._workers.get(run_id)
         if worker is None:
             return  # released while it was being forked: it finds its run fenced and exits
@@ -636,8 +637,10 @@ class Dispatcher:
                 await self._release(worker, "it was waiting for a human")
 
     async def _release(self, worker: LocalWorker, why: str) -> None:
-        """Give the card back to `ready` (the attempt not counted), then kill its worker.
-        The worker is forgotten first, so its exit adds no second line."""
+        """Give the card back to `ready` (the attempt not counted), then kill its worker;
+        if the run ended meanwhile, say how instead (its worker, when it finished the run
+        itself, may already be working another). The worker is forgotten first, so the
+        end of its run adds no second line."""
         if self._workers.pop(worker.run_id, None) is None:
             return  # its exit came first and was reported
         self._paused.discard(worker.run_id)

@@ -42,12 +42,22 @@ def started_at(pid: int) -> float | None:
 
 
 def kill_group(pgid: int | None) -> bool:
-    """SIGKILL the process group led by `pgid`; False if there was none to kill."""
+    """SIGKILL the process group led by `pgid`; False if there was none to kill.
+
+    A leader killed on its own (a worker killed with `kill -9 PID`, not its group) can
+    leave its children running in its group, a git command holding a lock say: they are
+    killed too. The group's id cannot be another process's while the group has members,
+    so a gone leader is no reason not to."""
     if not pgid or pgid <= 1:
         return False
     try:
         if os.getpgid(pgid) != pgid:
-            return False  # not a group leader (any more): do not guess
+            return False  # the pid is another process's now, in another group: do not guess
+    except ProcessLookupError:
+        pass  # the leader is gone; what it left in its group is not
+    except PermissionError:
+        return False
+    try:
         os.killpg(pgid, signal.SIGKILL)  # also ends a frozen (SIGSTOPped) group
     except (ProcessLookupError, PermissionError):
         return False

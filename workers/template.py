@@ -153,9 +153,7 @@ class Worker:
         read, self.pipe = os.pipe()
         self.pid = os.fork()
         if self.pid == 0:
-            for fd in (self.pipe, *close):  # the template's ends and other workers' pipes
-                os.close(fd)
-            _become_worker(read, results, prepared)
+            _become_worker(read, results, prepared, [self.pipe, *close])
         os.close(read)
 
     def hand(self, job: WorkerJob) -> bool:
@@ -211,9 +209,7 @@ class Workers:
             worker.dismiss()  # it died while free: its exit is reported when reaped
         while not (worker := self._take_spare()).hand(job):
             worker.dismiss()  # it died before its job: fork another
-        pid = self._at_work(worker)
-        self.fork_spare()  # the next job's worker, forked while this one works
-        return pid
+        return self._at_work(worker)
 
     def _take_spare(self) -> Worker:
         self.fork_spare()
@@ -225,16 +221,19 @@ class Workers:
         self._busy[worker.pid] = worker
         return worker.pid
 
-    def finished(self, pid: int) -> None:
-        """A light worker finished its run and waits for another job."""
+    def finished(self, pid: int) -> bool:
+        """A light worker finished its run and waits for another job; False when it was
+        reaped first (it died just after saying so: its exit was reported instead)."""
         worker = self._busy.pop(pid, None)
         if worker is None:
-            return  # it was reaped first: it died just after saying so
+            return False
+        # A worker forked without prepared profiles read them itself, and may keep them.
         if worker.prepared is not None and worker.prepared is self._prepared:
             worker.free_since = time.monotonic()
             self._free.append(worker)
         else:
             worker.dismiss()
+        return True
 
     def gone(self, pid: int) -> None:
         """A worker exited (reaped): forget it and close its pipe."""
@@ -249,7 +248,7 @@ class Workers:
             worker.dismiss()
 
     def wait(self) -> float | None:
-        """Seconds until the longest free worker is to be let go (None: no free one)."""
+        """Seconds until the worker free the longest is to be let go (None: none is)."""
         if not self._free:
             return None
         return max(0.0, self._free[0].free_since + FREE_FOR - time.monotonic())
@@ -267,7 +266,7 @@ class Workers:
         waiting = {w.pid for w in (*self._free, *([self._spare] if self._spare else []))}
         self._let_go([*self._free, *self._busy.values(), *([self._spare] if self._spare else [])])
         deadline = time.monotonic() + CLOSE_WAIT
-        while waiting and time.monotonic() < deadline:  # a frozen one is not waited for
+        while waiting and time.monotonic() < deadline:  # a frozen one: for CLOSE_WAIT
             for pid in list(waiting):
                 try:
                     if os.waitpid(pid, os.WNOHANG)[0]:
@@ -282,10 +281,16 @@ class Workers:
             worker.dismiss()
 
 
-def _become_worker(jobs: int, results: int | None, prepared: Prepared | None) -> None:
-    """In the forked child: detach, point stdio away from the pipes, serve jobs, exit."""
+def _become_worker(
+    jobs: int, results: int | None, prepared: Prepared | None, close: list[int]
+) -> None:
+    """In the forked child: close the template's ends of its pipes and other workers'
+    (a worker holding another's pipe open would keep it from ever seeing its end),
+    detach, point stdio away from the pipes, serve jobs, exit."""
     code = 1
     try:
+        for fd in close:
+            os.close(fd)
         os.setsid()
         signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
@@ -308,12 +313,11 @@ def _serve(jobs: Lines, results: int | None, prepared: Prepared | None) -> int:
     it (a thread of a halted runner, an ssh connection's loop) and it has worked fewer
     than RUNS_PER_WORKER runs."""
     board = KeptBoard()
-    for runs in range(1, RUNS_PER_WORKER + 1):
-        line = jobs.next()
-        if line is None:
-            return 0  # dismissed
+    runs = 0
+    while (line := jobs.next()) is not None:  # None: dismissed
         job = WorkerJob.from_line(line)
         code = work(job, prepared, board.of(job.db_url) if results is not None else None)
+        runs += 1
         if results is None or code != EXIT_DONE or runs == RUNS_PER_WORKER or not _alone():
             return code
         try:
@@ -429,10 +433,13 @@ def main() -> None:
     gc.freeze()  # what is warm now stays out of the workers' collections (and shared)
     workers = Workers(preparer, results if results >= 0 else None, own)
     workers.fork_spare()
-    _report({"ready": True})
-    _serve_dispatcher(workers, selector, woken, finished)
-    workers.close()
-    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # leave the workers to finish alone
+    try:
+        _report({"ready": True})
+        _serve_dispatcher(workers, selector, woken, finished)
+    except BrokenPipeError:
+        pass  # the dispatcher is gone: as when it closes its pipe
+    finally:
+        workers.close()  # free workers exit; those at work finish their runs on their own
 
 
 def _serve_dispatcher(
@@ -451,10 +458,11 @@ def _serve_dispatcher(
                 for line in jobs.read():
                     job = WorkerJob.from_line(line)
                     _report({"spawned": job.run_id, "pid": workers.hand(job)})
+                    workers.fork_spare()  # the next job's worker, forked while this one works
             elif key.data is results:
                 for line in results.read():
-                    workers.finished(int(json.loads(line)["pid"]))
-                    os.write(1, line + b"\n")
+                    if workers.finished(int(json.loads(line)["pid"])):  # else: reaped first
+                        os.write(1, line + b"\n")
             else:
                 _drain(woken)
                 _reap(workers)

@@ -238,7 +238,7 @@ def _reuse(repo_root: Path, card_id: int, path: Path, keep: bool) -> Git | None:
             "remove", "--force", "--force", str(path), with_exceptions=False
         )
         return None
-    _clear_stale_locks(worktree, path, branch_for(card_id))
+    _clear_stale_locks(repo_root, worktree, path, branch_for(card_id))
     if not keep:
         worktree.reset("--hard")
         worktree.clean("-ffdx")
@@ -249,16 +249,23 @@ def _reuse(repo_root: Path, card_id: int, path: Path, keep: bool) -> Git | None:
 _WORKTREE_LOCKS = ("index.lock", "HEAD.lock", "ORIG_HEAD.lock")
 
 
-def _clear_stale_locks(worktree: Git, path: Path, branch: str) -> None:
+def _clear_stale_locks(repo_root: Path, worktree: Git, path: Path, branch: str) -> None:
     """Remove the lock files that a git command killed with an earlier attempt's worker
     left in the card's own worktree and on its branch: git refuses to work while they
-    exist, so every later attempt would fail. The caller holds the workspace lock, so no
-    other run's git works in this worktree or on this branch now. Locks of the shared
-    repository (`packed-refs`, `config`, other branches) are never touched."""
-    gitdir, common = worktree.rev_parse("--git-dir", "--git-common-dir").splitlines()
+    exist, so every later attempt would fail. The caller holds this worktree's lock, so
+    no other run's git works in it (and the reclaim that ended the earlier attempt
+    killed its worker's process group, git included). The branch's lock is shared with
+    the card's worktrees on other hosts: it goes only when no worker holds any of them.
+    Locks of the shared repository (`packed-refs`, `config`, other branches) are never
+    touched."""
+    gitdir = Path(worktree.environment()["GIT_DIR"])  # <common>/worktrees/<name>
     for name in _WORKTREE_LOCKS:
-        (path / gitdir / name).unlink(missing_ok=True)  # relative paths: to the worktree
-    (path / common / "refs" / "heads" / f"{branch}.lock").unlink(missing_ok=True)
+        (gitdir / name).unlink(missing_ok=True)
+    ref_lock = gitdir.parent.parent / "refs" / "heads" / f"{branch}.lock"
+    if ref_lock.exists():
+        others = [where for where in _checked_out_at(repo_root, branch) if where != path]
+        if not any(held(where) for where in others):
+            ref_lock.unlink(missing_ok=True)
 
 
 def _merge(

@@ -13,7 +13,7 @@ import pytest
 from board import open_store
 from tests.conftest import Cli
 from tests.helpers.processes import FAST, finish, git, local_shell, make_repo, start_dispatcher
-from worktrees.git_ops import prepare_worktree
+from worktrees.git_ops import WorkspaceError, prepare_worktree
 
 
 def add_in(cli: Cli, repo: Path, title: str, body: str, *extra: str, profile: str = "shell") -> int:
@@ -262,10 +262,21 @@ def test_locks_left_by_a_git_killed_mid_command_do_not_fail_the_next_attempt(
     base = git(repo, "branch", "--show-current")
     prepare_worktree(repo, base, 1, path, [])
     gitdir = Path(git(path, "rev-parse", "--absolute-git-dir"))
+    # another host's worktree of the card, its worker alive (frozen mid-commit, say):
+    # the branch's lock may be its, and stays
+    elsewhere = tmp_path / "other-host" / "card-1"
+    git(repo, "worktree", "add", "--force", str(elsewhere), "hermes/card-1")
+    held_there = _hold(elsewhere)
     (path / "half.txt").write_text("the killed attempt's\n")
-    for stale in (gitdir / "index.lock", repo / ".git/refs/heads/hermes/card-1.lock"):
+    ref_lock = repo / ".git/refs/heads/hermes/card-1.lock"
+    for stale in (gitdir / "index.lock", ref_lock):
         stale.write_text("")
+    with pytest.raises(WorkspaceError, match=r"card-1\.lock"):  # to be retried
+        prepare_worktree(repo, base, 1, path, [])
+    assert ref_lock.exists() and not (gitdir / "index.lock").exists()
+    os.close(held_there)  # that worker is gone: the lock is stale
     prepare_worktree(repo, base, 1, path, [])
+    assert not ref_lock.exists()
     assert not (path / "half.txt").exists()  # reset: the new attempt starts clean
     (path / "done.txt").write_text("done\n")
     git(path, "add", "done.txt")
