@@ -34,29 +34,18 @@ import os
 import selectors
 import signal
 import sys
-import threading
 import time
-import traceback
 from pathlib import Path
 
-from board import Store, open_store
-from board.db import engine_of
 from hermes.errors import HermesError
+from workers.forked import Lines, become_worker, report
 from workers.job import Prepared, WorkerJob
 from workers.secrets import Masker
-from workers.worker import EXIT_DONE, work
 
-#: How many runs a light worker works before it exits (a fresh fork takes its place),
-#: so that nothing a run leaves in the process can pile up.
-RUNS_PER_WORKER = 200
 #: How long a light worker with nothing to do is kept (seconds).
 FREE_FOR = 30.0
 #: How long the template, leaving, waits for its free workers to exit (seconds).
 CLOSE_WAIT = 2.0
-
-
-def _report(message: dict[str, object], fd: int = 1) -> None:
-    os.write(fd, (json.dumps(message) + "\n").encode())  # one write: lines never interleave
 
 
 def _reap(workers: Workers) -> None:
@@ -68,7 +57,7 @@ def _reap(workers: Workers) -> None:
         if pid == 0:
             return
         workers.gone(pid)
-        _report({"exited": pid, "code": os.waitstatus_to_exitcode(status)})
+        report({"exited": pid, "code": os.waitstatus_to_exitcode(status)})
 
 
 class Preparer:
@@ -153,7 +142,7 @@ class Worker:
         read, self.pipe = os.pipe()
         self.pid = os.fork()
         if self.pid == 0:
-            _become_worker(read, results, prepared, [self.pipe, *close])
+            become_worker(read, results, prepared, [self.pipe, *close])
         os.close(read)
 
     def hand(self, job: WorkerJob) -> bool:
@@ -281,104 +270,6 @@ class Workers:
             worker.dismiss()
 
 
-def _become_worker(
-    jobs: int, results: int | None, prepared: Prepared | None, close: list[int]
-) -> None:
-    """In the forked child: close the template's ends of its pipes and other workers'
-    (a worker holding another's pipe open would keep it from ever seeing its end),
-    detach, point stdio away from the pipes, serve jobs, exit."""
-    code = 1
-    try:
-        for fd in close:
-            os.close(fd)
-        os.setsid()
-        signal.set_wakeup_fd(-1)
-        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
-        devnull = os.open(os.devnull, os.O_RDWR)
-        for fd in (0, 1, 2):
-            os.dup2(devnull, fd)
-        code = _serve(Lines(jobs), results, prepared)
-    except BaseException:
-        traceback.print_exc()
-    finally:
-        os._exit(code)
-
-
-def _serve(jobs: Lines, results: int | None, prepared: Prepared | None) -> int:
-    """Work the jobs that come, one at a time; returns the exit code. After a run the
-    worker goes on only when it can say so (`results`), the run ended the way the board
-    expects (`EXIT_DONE`: whoever reclaims or cancels a run kills its worker, so a worker
-    whose run was taken must not start another), nothing of the run is left running in
-    it (a thread of a halted runner, an ssh connection's loop) and it has worked fewer
-    than RUNS_PER_WORKER runs."""
-    board = KeptBoard()
-    runs = 0
-    while (line := jobs.next()) is not None:  # None: dismissed
-        job = WorkerJob.from_line(line)
-        code = work(job, prepared, board.of(job.db_url) if results is not None else None)
-        runs += 1
-        if results is None or code != EXIT_DONE or runs == RUNS_PER_WORKER or not _alone():
-            return code
-        try:
-            _report({"finished": job.run_id, "pid": os.getpid(), "code": code}, results)
-        except OSError:
-            return code  # the template is gone: nothing more will come
-    return 0
-
-
-class KeptBoard:
-    """A light worker's SQLite board, kept open from one run to the next: opening it
-    (a connection, the schema read) is a good part of a short card's work. A
-    PostgreSQL board gets a connection per run, so a server restart costs no run."""
-
-    def __init__(self) -> None:
-        self._url = ""
-        self._store: Store | None = None
-
-    def of(self, url: str) -> Store | None:
-        """The kept store of `url` (None: let the run open its own)."""
-        if self._store is None and engine_of(url) == "sqlite":
-            self._store, self._url = open_store(url), url
-        return self._store if url == self._url else None
-
-
-def _alone() -> bool:
-    """Whether the main thread is the only one left, waiting a moment for threads that
-    are ending (the runner's thread signals its end just before it returns)."""
-    for thread in threading.enumerate():
-        if thread is not threading.main_thread():
-            thread.join(0.05)
-    return threading.active_count() == 1
-
-
-class Lines:
-    """Whole lines from a pipe, read with `os.read` (a buffered reader would hide lines
-    in its buffer from the template's `select`)."""
-
-    def __init__(self, fd: int) -> None:
-        self.fd = fd
-        self.closed = False
-        self._partial = b""
-        self._lines: list[bytes] = []
-
-    def read(self) -> list[bytes]:
-        """The lines completed by one read (call when the pipe is readable); sets
-        `closed` at the end of the pipe."""
-        chunk = os.read(self.fd, 65536)
-        if not chunk:
-            self.closed = True
-            return []
-        *lines, self._partial = (self._partial + chunk).split(b"\n")
-        return lines
-
-    def next(self) -> bytes | None:
-        """The next line, waiting for it; None at the end of the pipe."""
-        while not self._lines and not self.closed:
-            self._lines = self.read()
-        return self._lines.pop(0) if self._lines else None
-
-
 def warm(kind: str) -> None:
     """Import what workers of `kind` need before forking them (`agent`: litellm too), and
     find out once whether this machine can sandbox (every fork inherits the answer)."""
@@ -434,7 +325,7 @@ def main() -> None:
     workers = Workers(preparer, results if results >= 0 else None, own)
     workers.fork_spare()
     try:
-        _report({"ready": True})
+        report({"ready": True})
         _serve_dispatcher(workers, selector, woken, finished)
     except BrokenPipeError:
         pass  # the dispatcher is gone: as when it closes its pipe
@@ -457,7 +348,7 @@ def _serve_dispatcher(
             if key.data is jobs:
                 for line in jobs.read():
                     job = WorkerJob.from_line(line)
-                    _report({"spawned": job.run_id, "pid": workers.hand(job)})
+                    report({"spawned": job.run_id, "pid": workers.hand(job)})
                     workers.fork_spare()  # the next job's worker, forked while this one works
             elif key.data is results:
                 for line in results.read():
