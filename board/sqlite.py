@@ -107,7 +107,10 @@ class SqliteDatabase:
             self._cx.execute("PRAGMA foreign_keys=ON")
             mode = self._cx.execute("PRAGMA journal_mode").fetchone()[0]
             if mode != "wal":
-                self._cx.execute("PRAGMA journal_mode=WAL")
+                # A new board opened by several processes at once (`hermes up`): the one
+                # switching second is refused at once (waiting could deadlock), and
+                # finds the switch made when it tries again.
+                self._when_free("PRAGMA journal_mode=WAL")
         except sqlite3.Error as exc:
             raise _storage_error(path, exc) from exc
 
@@ -133,7 +136,7 @@ class SqliteDatabase:
         cx = self._cx
         try:
             if begin == "BEGIN IMMEDIATE":
-                self._begin_write(cx)
+                self._when_free(begin)
             else:
                 cx.execute(begin)
             yield cx
@@ -156,11 +159,14 @@ class SqliteDatabase:
                 ) from exc
             raise
 
-    def _begin_write(self, cx: BoardConnection) -> None:
-        """Take the write lock, waiting for it in fine steps. SQLite's own busy handler
-        sleeps 1, 2, 5, 10, 15, 20, 25 ms... between tries, while a write holds the lock
-        for a fraction of a millisecond: with a few workers writing at once, they slept
-        while the lock was free and the CPUs idled."""
+    def _when_free(self, statement: str) -> None:
+        """Run a statement that needs a lock another connection may hold (the write
+        lock, or the whole file's for the switch to WAL), trying again in fine steps until
+        the busy timeout. SQLite's own busy handler sleeps 1, 2, 5, 10, 15, 20, 25 ms...
+        between tries, while a write holds the lock for a fraction of a millisecond: with
+        a few workers writing at once, they slept while the lock was free and the CPUs
+        idled. And where waiting could deadlock, SQLite refuses at once."""
+        cx = self._cx
         cx.execute("PRAGMA busy_timeout=0")
         try:
             began = time.monotonic()
@@ -168,7 +174,7 @@ class SqliteDatabase:
             pause = FIRST_PAUSE
             while True:
                 try:
-                    cx.execute("BEGIN IMMEDIATE")
+                    cx.execute(statement)
                     return
                 except sqlite3.OperationalError as exc:
                     busy = exc.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY  # any BUSY_*

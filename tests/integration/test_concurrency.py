@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
 
-from board import CardFilter, NewCard, Store
+from board import CardFilter, NewCard, Store, open_store
 from board.sqlite import SqliteDatabase
-from hermes.errors import StorageError
+from hermes.errors import HermesError, StorageError
 from tests.conftest import T0
 from tests.helpers.processes import hold_write_lock
 
@@ -82,3 +83,30 @@ def test_a_writer_waits_for_the_write_lock_in_steps_and_gives_up_at_its_timeout(
     for db, timeout_ms in ((patient, 10_000), (impatient, 300)):
         assert db.cx.execute("PRAGMA busy_timeout").fetchone()[0] == timeout_ms
         assert not db.cx.in_transaction
+
+
+def test_a_new_board_opened_by_several_connections_at_once_opens_for_all(
+    tmp_path: Path,
+) -> None:
+    """`hermes up` starts the dispatcher, the gateway and the web server at once on a new
+    home: each opens the new board and switches it to WAL. SQLite refuses the second
+    switch at once (waiting could deadlock); it must try again, not fail with `database
+    is locked`. The race is narrow, so it is run many times."""
+    failures: list[str] = []
+
+    def open_it(path: Path, start: threading.Barrier) -> None:
+        start.wait()
+        try:
+            open_store(f"sqlite:///{path}").close()
+        except HermesError as exc:
+            failures.append(str(exc))
+
+    for board in range(250):
+        path = tmp_path / f"board-{board}.db"
+        start = threading.Barrier(6)
+        openers = [threading.Thread(target=open_it, args=(path, start)) for _ in range(6)]
+        for opener in openers:
+            opener.start()
+        for opener in openers:
+            opener.join()
+    assert failures == []
