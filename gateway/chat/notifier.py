@@ -78,8 +78,9 @@ class Notifier:
                     waiting.result()
                     waiting = None
         finally:
-            if waiting is not None:
-                waiting.cancel()
+            if waiting is not None:  # let the wait end before the generator is closed:
+                waiting.cancel()  # closing it while its `anext` runs is an error
+                await asyncio.gather(waiting, return_exceptions=True)
             await changes.aclose()
 
     async def deliver_due(self) -> None:

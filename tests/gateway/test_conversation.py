@@ -47,7 +47,9 @@ def run(db_url: str, platform: MemoryPlatform, scenario: Callable[[], Awaitable[
             await scenario()
         finally:
             service.cancel()
-            await asyncio.gather(service, return_exceptions=True)
+            (ended,) = await asyncio.gather(service, return_exceptions=True)
+            if isinstance(ended, Exception):  # it died: say why, not only that it timed out
+                raise ended
 
     asyncio.run(main())
 
