@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from board import CardFilter, NewCard, Store, open_store
+from board import CardFilter, NewCard, Store
 from board.sqlite import SqliteDatabase
 from hermes.errors import HermesError, StorageError
 from tests.conftest import T0
@@ -97,11 +97,11 @@ def test_a_new_board_opened_by_several_connections_at_once_opens_for_all(
     def open_it(path: Path, start: threading.Barrier) -> None:
         start.wait()
         try:
-            open_store(f"sqlite:///{path}").close()
+            SqliteDatabase(path).close()
         except HermesError as exc:
             failures.append(str(exc))
 
-    for board in range(250):
+    for board in range(400):
         path = tmp_path / f"board-{board}.db"
         start = threading.Barrier(6)
         openers = [threading.Thread(target=open_it, args=(path, start)) for _ in range(6)]
