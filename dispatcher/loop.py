@@ -503,7 +503,7 @@ class Dispatcher:
         )
         if taken:
             if run.host == HOST or run.host is None:
-                _stop(run.pid or 0, run)
+                _stop(run.pid, run)
             card = await self._call(self.store.card, run.card_id)
             if card.profile in self._remote:  # its container or remote group may live on
                 self._later(self._sweep_orphans(), f"orphans-of-run-{run.id}")
@@ -665,7 +665,7 @@ class Dispatcher:
 TAKEN = ("cancelled", "reclaimed")
 
 
-def _stop(worker_pid: int, run: Run | None) -> None:
+def _stop(worker_pid: int | None, run: Run | None) -> None:
     """Kill a worker whose run was taken, and its runner's process group."""
     kill_group(worker_pid)
     if run is not None:

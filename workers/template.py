@@ -189,7 +189,8 @@ class Workers:
         prepared = self._preparer.current()
         if prepared is not self._prepared:  # a profile or the settings changed
             self._prepared = prepared
-            self._let_go([*self._free, *([self._spare] if self._spare else [])])
+            for worker in self._waiting():
+                worker.dismiss()
             self._free, self._spare = [], None
         while self._free:
             worker = self._free.pop()
@@ -226,15 +227,13 @@ class Workers:
 
     def gone(self, pid: int) -> None:
         """A worker exited (reaped): forget it and close its pipe."""
-        worker = self._busy.pop(pid, None)
-        if worker is None and self._spare is not None and self._spare.pid == pid:
-            worker, self._spare = self._spare, None
-        if worker is None:
-            worker = next((w for w in self._free if w.pid == pid), None)
-            if worker is not None:
-                self._free.remove(worker)
-        if worker is not None:
-            worker.dismiss()
+        for worker in [*self._waiting(), *self._busy.values()]:
+            if worker.pid == pid:
+                worker.dismiss()
+        self._busy.pop(pid, None)
+        self._free = [worker for worker in self._free if worker.pid != pid]
+        if self._spare is not None and self._spare.pid == pid:
+            self._spare = None
 
     def wait(self) -> float | None:
         """Seconds until the worker free the longest is to be let go (None: none is)."""
@@ -252,8 +251,9 @@ class Workers:
     def close(self) -> None:
         """Let every worker go: free ones exit now (and are reaped, so their time counts
         as the dispatcher's), busy ones after their run, on their own."""
-        waiting = {w.pid for w in (*self._free, *([self._spare] if self._spare else []))}
-        self._let_go([*self._free, *self._busy.values(), *([self._spare] if self._spare else [])])
+        waiting = {worker.pid for worker in self._waiting()}
+        for worker in [*self._waiting(), *self._busy.values()]:
+            worker.dismiss()
         deadline = time.monotonic() + CLOSE_WAIT
         while waiting and time.monotonic() < deadline:  # a frozen one: for CLOSE_WAIT
             for pid in list(waiting):
@@ -264,10 +264,9 @@ class Workers:
                     waiting.discard(pid)  # reaped already
             time.sleep(0.005)
 
-    @staticmethod
-    def _let_go(workers: list[Worker]) -> None:
-        for worker in workers:
-            worker.dismiss()
+    def _waiting(self) -> list[Worker]:
+        """The workers waiting for a job: the free ones and the spare."""
+        return [*self._free, *([self._spare] if self._spare is not None else [])]
 
 
 def warm(kind: str) -> None:

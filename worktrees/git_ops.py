@@ -185,8 +185,8 @@ def prepare_worktree(
             repo.git.worktree("unlock", str(path), with_exceptions=False)
             repo.git.worktree("prune")
             if branch in [head.name for head in repo.heads]:
-                holders = [where for where in _checked_out_at(repo_root, branch) if where != path]
-                if holders and not any(held(where) for where in holders):
+                holders = _elsewhere(repo_root, branch, path)
+                if holders and not any(map(held, holders)):
                     # earlier attempts' worktrees elsewhere (other hosts', their runs
                     # taken back) still have the branch, and no worker holds any of
                     # them: take the branch over; those hosts tidy their copies when
@@ -210,6 +210,12 @@ def prepare_worktree(
                 f"{exc}; the cards it depends on changed the same lines: merge their branches "
                 "by hand (or make one depend on the other), then retry this card"
             ) from exc
+
+
+def _elsewhere(repo_root: Path, branch: str, path: Path) -> list[Path]:
+    """The worktrees other than `path` that have `branch` checked out (other hosts'
+    copies of the card's worktree, left by earlier attempts)."""
+    return [where for where in _checked_out_at(repo_root, branch) if where != path]
 
 
 def _checked_out_at(repo_root: Path, branch: str) -> list[Path]:
@@ -262,10 +268,8 @@ def _clear_stale_locks(repo_root: Path, worktree: Git, path: Path, branch: str) 
     for name in _WORKTREE_LOCKS:
         (gitdir / name).unlink(missing_ok=True)
     ref_lock = gitdir.parent.parent / "refs" / "heads" / f"{branch}.lock"
-    if ref_lock.exists():
-        others = [where for where in _checked_out_at(repo_root, branch) if where != path]
-        if not any(held(where) for where in others):
-            ref_lock.unlink(missing_ok=True)
+    if ref_lock.exists() and not any(map(held, _elsewhere(repo_root, branch, path))):
+        ref_lock.unlink(missing_ok=True)
 
 
 def _merge(
