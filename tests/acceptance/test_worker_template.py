@@ -119,3 +119,22 @@ def test_a_worker_whose_card_was_cancelled_works_no_other(
         wait_until(lambda: done(store, after))
         assert pids(store, after) != [worker]
         assert proc.poll() is None
+
+
+def test_card_work_in_a_reused_worker_holds_none_of_the_templates_pipes(
+    cli: Cli, db_url: str, hermes_home: Path
+) -> None:
+    """The pipes a worker talks to its template on (its jobs, the shared `finished`
+    pipe) stay in hermes: a card's command, even run by a worker that worked cards
+    before, has only its standard streams, so it cannot hand a worker a job or tell the
+    template a run ended."""
+    shell = local_shell(hermes_home)
+    with dispatcher(*FAST, "--concurrency", "1"), open_store(db_url) as store:
+        cards = [
+            add(cli, f"fds {n}", "--profile", shell, "--body", "ls /proc/self/fd") for n in (1, 2)
+        ]
+        wait_until(lambda: all(done(store, card) for card in cards))
+        assert pids(store, cards[0]) == pids(store, cards[1])  # the second in a reused worker
+        for card in cards:
+            # 0-2, and the folder `ls` opened to list them
+            assert (store.card(card).result or "").split() == ["0", "1", "2", "3"]
